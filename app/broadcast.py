@@ -1,0 +1,39 @@
+"""The domain's Broadcaster on top of Flask-SocketIO: socket rooms and server->client events."""
+
+from collections.abc import Iterable
+
+from flask_socketio import SocketIO
+
+from .domain.models import Message
+
+NAMESPACE = "/"
+
+
+def channel(room: str) -> str:
+    """The Socket.IO room behind a chat room; the prefix keeps it apart from sid rooms."""
+    return f"room:{room}"
+
+
+class SocketIOBroadcaster:
+    def __init__(self, socketio: SocketIO):
+        self.socketio = socketio
+
+    def subscribe(self, sid: str, room: str) -> None:
+        self.socketio.server.enter_room(sid, channel(room), namespace=NAMESPACE)
+
+    def unsubscribe(self, sid: str, room: str) -> None:
+        self.socketio.server.leave_room(sid, channel(room), namespace=NAMESPACE)
+
+    def message(self, message: Message) -> None:
+        self.socketio.emit("message", message.to_dict(), to=channel(message.room), namespace="/")
+
+    def presence(self, room: str, user: str, status: str, skip_sids: Iterable[str]) -> None:
+        self._emit("presence", {"room": room, "user": user, "status": status}, room, skip_sids)
+
+    def typing(self, room: str, user: str, typing: bool, skip_sids: Iterable[str]) -> None:
+        self._emit("typing", {"room": room, "user": user, "typing": typing}, room, skip_sids)
+
+    def _emit(self, event: str, data: dict, room: str, skip_sids: Iterable[str]) -> None:
+        self.socketio.emit(
+            event, data, to=channel(room), namespace=NAMESPACE, skip_sid=list(skip_sids) or None
+        )

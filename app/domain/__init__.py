@@ -1,0 +1,1 @@
+"""Domain layer: chat rules in plain Python (no Flask), talking to storage through ports."""

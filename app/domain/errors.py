@@ -1,0 +1,37 @@
+"""Error codes of protocol v1 and the exception that carries one to the transport."""
+
+INVALID = "invalid"
+UNAUTHORIZED = "unauthorized"
+FORBIDDEN = "forbidden"
+NOT_FOUND = "not_found"
+NOT_IN_ROOM = "not_in_room"
+RATE_LIMITED = "rate_limited"
+TOO_LARGE = "too_large"
+INTERNAL = "internal"
+
+ERROR_CODES = (
+    INVALID,
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    NOT_IN_ROOM,
+    RATE_LIMITED,
+    TOO_LARGE,
+    INTERNAL,
+)
+
+
+class ChatError(Exception):
+    """A refusal the client should see as `{"ok": false, "error": {...}}`."""
+
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict:
+        error: dict = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            error["retry_after"] = self.retry_after
+        return error

@@ -1,0 +1,70 @@
+"""Validation rules for names and texts, shared by HTTP accounts and socket events."""
+
+import re
+
+from .errors import FORBIDDEN, INVALID, TOO_LARGE, ChatError
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 256
+PUBLIC_ROOM_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+# Private rooms (direct messages, stranger pairs) carry a ":" that public names cannot,
+# so the two namespaces never collide.
+PRIVATE_ROOM_RE = re.compile(r"^(dm|pair):[a-z0-9_.:-]{1,64}$")
+MAX_TEXT_LENGTH = 4000
+MAX_CLIENT_ID_LENGTH = 64
+
+
+def check_username(username: str) -> str:
+    if not USERNAME_RE.fullmatch(username):
+        raise ChatError(
+            INVALID, "Usernames are 3-32 characters: letters, digits, '_', '-' and '.'."
+        )
+    return username
+
+
+def username_key(username: str) -> str:
+    """The form usernames are compared in: unique ignoring case."""
+    return username.casefold()
+
+
+def check_password(password: str) -> str:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ChatError(INVALID, f"Passwords need at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise ChatError(INVALID, f"Passwords are at most {PASSWORD_MAX_LENGTH} characters.")
+    return password
+
+
+def is_private_room_name(name: str) -> bool:
+    return PRIVATE_ROOM_RE.fullmatch(name) is not None
+
+
+def check_room_name(name: str) -> str:
+    """A public or private room name, else `invalid`."""
+    if PUBLIC_ROOM_RE.fullmatch(name) or PRIVATE_ROOM_RE.fullmatch(name):
+        return name
+    raise ChatError(
+        INVALID, "Room names are 1-64 characters: lowercase letters, digits, '-' and '_'."
+    )
+
+
+def check_text(text: str) -> str:
+    """Trimmed message text of 1-4000 characters that every database can store."""
+    text = text.strip()
+    if not text:
+        raise ChatError(INVALID, "Message text is empty.")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ChatError(TOO_LARGE, f"Messages are at most {MAX_TEXT_LENGTH} characters.")
+    if "\x00" in text:
+        raise ChatError(INVALID, "Message text contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ChatError(INVALID, "Message text is not valid Unicode (lone surrogate).") from None
+    return text
+
+
+def forbidden_room() -> ChatError:
+    # One answer for "missing" and "not yours" so outsiders learn nothing about private rooms.
+    return ChatError(FORBIDDEN, "You are not a member of this private room.")

@@ -1,0 +1,139 @@
+"""Socket.IO event handlers (protocol v1): validate the payload, call the domain, ack."""
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from flask import current_app, request
+from flask_login import current_user
+
+from .domain.chat import ChatService
+from .domain.errors import INTERNAL, INVALID, ChatError
+from .domain.models import Identity
+from .extensions import db, socketio
+from .payloads import (
+    HistoryPayload,
+    JoinPayload,
+    LeavePayload,
+    MessagePayload,
+    Payload,
+    RoomsPayload,
+    TypingPayload,
+    parse,
+)
+
+log = logging.getLogger(__name__)
+
+
+def chat() -> ChatService:
+    return current_app.extensions["chat"]
+
+
+def error_ack(error: ChatError) -> dict:
+    return {"ok": False, "error": error.to_dict()}
+
+
+def handles(event: str, schema: type[Payload]) -> Callable:
+    """Register `fn(sid, payload) -> dict` for `event`, turning every outcome into an ack."""
+
+    def decorator(fn: Callable[[str, Payload], dict]) -> Callable:
+        @socketio.on(event)
+        @wraps(fn)
+        def handler(*args):
+            sid = request.sid
+            try:
+                return {"ok": True, **fn(sid, parse(schema, args))}
+            except ChatError as error:
+                level = logging.WARNING if error.code == INVALID else logging.INFO
+                log.log(level, "%s from %s refused: %s %s", event, sid, error.code, error.message)
+                return error_ack(error)
+            except Exception:
+                log.exception("%s from %s failed", event, sid)
+                db.session.rollback()
+                return error_ack(ChatError(INTERNAL, "Something went wrong on the server."))
+
+        return handler
+
+    return decorator
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    """Sent by every client on connect: accepted with a session cookie or `auth: {token}`."""
+    identity = _authenticate(auth)
+    if identity is None:
+        raise ConnectionRefusedError("unauthorized")
+    chat().connect(request.sid, identity)
+
+
+def _authenticate(auth) -> Identity | None:
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if token is not None:
+        verified = current_app.extensions["tokens"].verify(token)
+        if verified is None:
+            return None
+        user_id, expires_at = verified
+        account = current_app.extensions["accounts"].repository.get(user_id)
+        return Identity(account.id, account.username, expires_at) if account else None
+    if current_user.is_authenticated:
+        return Identity(current_user.id, current_user.username)
+    return None
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason=None):
+    """Fired when a client goes away; broadcasts `presence` left where it was the user's last."""
+    chat().disconnect(request.sid)
+
+
+@socketio.on("*")
+def on_unknown(event, *args):
+    """Any event protocol v1 does not define: answered with `invalid`, nothing broadcast."""
+    log.warning("unknown event %r from %s", event, request.sid)
+    return error_ack(ChatError(INVALID, f"Unknown event {event!r}."))
+
+
+@handles("rooms", RoomsPayload)
+def on_rooms(sid: str, payload: RoomsPayload) -> dict:
+    """Any client lists the public rooms; nothing is broadcast."""
+    return {"rooms": chat().rooms(sid)}
+
+
+@handles("join", JoinPayload)
+def on_join(sid: str, payload: JoinPayload) -> dict:
+    """A client enters a room (created if new); `presence` joined goes to the room's others."""
+    result = chat().join(sid, payload.room, payload.since)
+    return {
+        "room": result.room.summary(),
+        "members": result.members,
+        "messages": [message.to_dict() for message in result.messages],
+        "has_more": result.has_more,
+    }
+
+
+@handles("leave", LeavePayload)
+def on_leave(sid: str, payload: LeavePayload) -> dict:
+    """A client leaves a room; `presence` left goes to the room if that was the user's last tab."""
+    chat().leave(sid, payload.room)
+    return {}
+
+
+@handles("message", MessagePayload)
+def on_message(sid: str, payload: MessagePayload) -> dict:
+    """A member posts; once stored, `message` goes to the whole room, sender's tabs included."""
+    message = chat().post(sid, payload.room, payload.text, payload.client_id)
+    return {"message": message.to_dict()}
+
+
+@handles("typing", TypingPayload)
+def on_typing(sid: str, payload: TypingPayload) -> dict:
+    """A member starts or stops typing; `typing` goes to the room's other users."""
+    chat().typing(sid, payload.room, payload.typing)
+    return {}
+
+
+@handles("history", HistoryPayload)
+def on_history(sid: str, payload: HistoryPayload) -> dict:
+    """Any client pages back through a room's messages; nothing is broadcast."""
+    messages, has_more = chat().history(sid, payload.room, payload.before, payload.limit)
+    return {"messages": [message.to_dict() for message in messages], "has_more": has_more}

@@ -1,0 +1,64 @@
+"""Shapes of client->server Socket.IO payloads (protocol v1), checked before the domain runs."""
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .domain.errors import INVALID, ChatError
+from .domain.rules import MAX_CLIENT_ID_LENGTH
+
+# Ids travel as JSON numbers; beyond 2**53 JavaScript clients cannot hold them exactly.
+MAX_ID = 2**53
+
+
+class Payload(BaseModel):
+    # strict: "5" is not 5 and true is not 1; unknown keys are ignored for forward compatibility
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class RoomsPayload(Payload):
+    pass
+
+
+class JoinPayload(Payload):
+    room: str
+    since: int | None = Field(default=None, ge=0, le=MAX_ID)
+
+
+class LeavePayload(Payload):
+    room: str
+
+
+class MessagePayload(Payload):
+    room: str
+    text: str
+    client_id: str | None = Field(default=None, min_length=1, max_length=MAX_CLIENT_ID_LENGTH)
+
+
+class TypingPayload(Payload):
+    room: str
+    typing: bool
+
+
+class HistoryPayload(Payload):
+    room: str
+    before: int | None = Field(default=None, ge=1, le=MAX_ID)
+    limit: int | None = Field(default=None, ge=1, le=100)
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def parse(schema: type[P], args: tuple) -> P:
+    """The event's single JSON-object argument as `schema`, or ChatError(invalid)."""
+    if len(args) > 1:
+        raise ChatError(INVALID, "Send exactly one JSON object per event.")
+    data = args[0] if args else {}
+    if not isinstance(data, dict):
+        raise ChatError(INVALID, "The payload must be a JSON object.")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ChatError(INVALID, f"{where}: {first['msg']}" if where else first["msg"]) from None

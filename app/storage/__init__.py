@@ -1,0 +1,1 @@
+"""Storage layer: SQLAlchemy models and repositories, and the in-memory stores."""

@@ -1,0 +1,118 @@
+"""In-memory stores for one process: presence, rate-limit buckets and room locks."""
+
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+
+from ..domain.models import Identity
+
+
+class MemoryPresenceStore:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._identities: dict[str, Identity] = {}
+        self._rooms_of_sid: dict[str, set[str]] = {}
+        # room -> user_id -> that user's connections in the room
+        self._sids_in_room: dict[str, dict[int, set[str]]] = defaultdict(dict)
+        self._names: dict[int, str] = {}
+        self._sids_of_user: dict[int, set[str]] = defaultdict(set)
+
+    def add_connection(self, sid: str, identity: Identity) -> None:
+        with self._lock:
+            self._identities[sid] = identity
+            self._rooms_of_sid[sid] = set()
+            self._names[identity.user_id] = identity.username
+            self._sids_of_user[identity.user_id].add(sid)
+
+    def remove_connection(self, sid: str) -> tuple[Identity | None, list[tuple[str, bool]]]:
+        with self._lock:
+            identity = self._identities.pop(sid, None)
+            rooms = self._rooms_of_sid.pop(sid, set())
+            if identity is None:
+                return None, []
+            user_sids = self._sids_of_user[identity.user_id]
+            user_sids.discard(sid)
+            if not user_sids:
+                del self._sids_of_user[identity.user_id]
+            return identity, [(room, self._exit(sid, identity, room)) for room in sorted(rooms)]
+
+    def identity(self, sid: str) -> Identity | None:
+        return self._identities.get(sid)
+
+    def enter(self, sid: str, room: str) -> bool:
+        with self._lock:
+            identity = self._identities[sid]
+            self._rooms_of_sid[sid].add(room)
+            users = self._sids_in_room[room]
+            sids = users.setdefault(identity.user_id, set())
+            newly_present = not sids
+            sids.add(sid)
+            return newly_present
+
+    def exit(self, sid: str, room: str) -> bool:
+        with self._lock:
+            identity = self._identities.get(sid)
+            if identity is None:
+                return False
+            self._rooms_of_sid[sid].discard(room)
+            return self._exit(sid, identity, room)
+
+    def _exit(self, sid: str, identity: Identity, room: str) -> bool:
+        users = self._sids_in_room.get(room)
+        if not users or identity.user_id not in users:
+            return False
+        sids = users[identity.user_id]
+        sids.discard(sid)
+        if sids:
+            return False
+        del users[identity.user_id]
+        if not users:
+            del self._sids_in_room[room]
+        return True
+
+    def in_room(self, sid: str, room: str) -> bool:
+        return room in self._rooms_of_sid.get(sid, ())
+
+    def members(self, room: str) -> list[str]:
+        with self._lock:
+            user_ids = list(self._sids_in_room.get(room, {}))
+            return sorted((self._names[uid] for uid in user_ids), key=str.casefold)
+
+    def online_count(self, room: str) -> int:
+        return len(self._sids_in_room.get(room, ()))
+
+    def sids_of(self, user_id: int) -> list[str]:
+        with self._lock:
+            return list(self._sids_of_user.get(user_id, ()))
+
+
+class MemoryRateLimiter:
+    """Token buckets: `burst` tokens, refilled at `rate` per second."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated at)
+
+    def hit(self, key: str, rate: float, burst: int) -> float:
+        with self._lock:
+            now = self._clock()
+            tokens, updated = self._buckets.get(key, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - updated) * rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+
+
+class StripedRoomLocks:
+    """A fixed set of locks shared out by room name: bounded memory, no per-room cleanup."""
+
+    def __init__(self, stripes: int = 256):
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def __call__(self, room: str) -> threading.Lock:
+        return self._locks[zlib.crc32(room.encode()) % len(self._locks)]

@@ -1,0 +1,174 @@
+"""SQLAlchemy repositories for accounts, rooms and messages."""
+
+from datetime import datetime
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, scoped_session
+
+from ..domain import models as domain
+from ..domain.accounts import Account, UsernameTakenError
+from ..domain.rules import username_key
+from .models import Message, Room, RoomMember, User
+
+AnySession = Session | scoped_session
+
+
+def _room(row: Room) -> domain.Room:
+    return domain.Room(
+        id=row.id,
+        name=row.name,
+        topic=row.topic,
+        private=row.is_private,
+        last_message_id=row.last_message_id or None,
+    )
+
+
+def _account(row: User) -> Account:
+    return Account(id=row.id, username=row.username, password_hash=row.password_hash)
+
+
+class SqlAccountRepository:
+    def __init__(self, session: AnySession):
+        self.session = session
+
+    def find_by_username(self, username: str) -> Account | None:
+        row = self.session.scalar(select(User).where(User.username_key == username_key(username)))
+        return _account(row) if row else None
+
+    def get(self, user_id: int) -> Account | None:
+        row = self.session.get(User, user_id)
+        return _account(row) if row else None
+
+    def create(self, username: str, password_hash: str) -> Account:
+        row = User(
+            username=username, username_key=username_key(username), password_hash=password_hash
+        )
+        self.session.add(row)
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise UsernameTakenError(username) from None
+        return _account(row)
+
+
+class SqlChatRepository:
+    def __init__(self, session: AnySession):
+        self.session = session
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    def get_room(self, name: str) -> domain.Room | None:
+        row = self.session.scalar(select(Room).where(Room.name == name))
+        self.session.commit()  # end the read transaction: later reads must see new rows
+        return _room(row) if row else None
+
+    def create_room(
+        self, name: str, *, topic: str = "", created_by: int | None = None, private: bool = False
+    ) -> domain.Room:
+        row = Room(name=name, topic=topic, created_by=created_by, is_private=private)
+        self.session.add(row)
+        try:
+            self.session.commit()
+        except IntegrityError:  # created by someone else a moment ago
+            self.session.rollback()
+            existing = self.get_room(name)
+            if existing is None:
+                raise
+            return existing
+        return _room(row)
+
+    def list_public_rooms(self) -> list[domain.Room]:
+        rows = self.session.scalars(
+            select(Room).where(Room.is_private.is_(False)).order_by(Room.name)
+        ).all()
+        self.session.commit()
+        return [_room(row) for row in rows]
+
+    def add_member(self, room: domain.Room, user_id: int) -> None:
+        self.session.merge(RoomMember(room_id=room.id, user_id=user_id))
+        self.session.commit()
+
+    def is_member(self, room: domain.Room, user_id: int) -> bool:
+        found = self.session.scalar(
+            select(exists().where(RoomMember.room_id == room.id, RoomMember.user_id == user_id))
+        )
+        self.session.commit()
+        return bool(found)
+
+    # -- messages ------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        room: domain.Room,
+        user: domain.Identity,
+        text: str,
+        client_id: str | None,
+        now: datetime,
+    ) -> domain.Message:
+        session = self.session
+        try:
+            seq = session.execute(
+                update(Room)
+                .where(Room.id == room.id)
+                .values(last_message_id=Room.last_message_id + 1)
+                .returning(Room.last_message_id)
+            ).scalar_one()
+            session.add(
+                Message(
+                    room_id=room.id,
+                    seq=seq,
+                    user_id=user.user_id,
+                    text=text,
+                    client_id=client_id,
+                    created_at=now,
+                )
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return domain.Message(seq, room.name, user.username, text, now, client_id)
+
+    def find_by_client_id(
+        self, room: domain.Room, user_id: int, client_id: str, not_before: datetime
+    ) -> domain.Message | None:
+        messages = self._select(
+            room,
+            Message.user_id == user_id,
+            Message.client_id == client_id,
+            Message.created_at >= not_before,
+            order=Message.seq.desc(),
+            limit=1,
+        )
+        return messages[0] if messages else None
+
+    def latest(self, room: domain.Room, limit: int) -> tuple[list[domain.Message], bool]:
+        rows = self._select(room, order=Message.seq.desc(), limit=limit + 1)
+        return list(reversed(rows[:limit])), len(rows) > limit
+
+    def before(
+        self, room: domain.Room, before: int, limit: int
+    ) -> tuple[list[domain.Message], bool]:
+        rows = self._select(room, Message.seq < before, order=Message.seq.desc(), limit=limit + 1)
+        return list(reversed(rows[:limit])), len(rows) > limit
+
+    def after(self, room: domain.Room, since: int, limit: int) -> tuple[list[domain.Message], bool]:
+        rows = self._select(room, Message.seq > since, order=Message.seq.asc(), limit=limit + 1)
+        return rows[:limit], len(rows) > limit
+
+    def _select(self, room: domain.Room, *conditions, order, limit: int) -> list[domain.Message]:
+        statement = (
+            select(Message.seq, User.username, Message.text, Message.created_at, Message.client_id)
+            .join(User, User.id == Message.user_id)
+            .where(Message.room_id == room.id, *conditions)
+            .order_by(order)
+            .limit(limit)
+        )
+        rows = self.session.execute(statement).all()
+        self.session.commit()
+        return [
+            domain.Message(seq, room.name, username, text, created_at, client_id)
+            for seq, username, text, created_at, client_id in rows
+        ]

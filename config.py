@@ -1,0 +1,111 @@
+"""Configuration classes for the chat server, read from environment variables."""
+
+import os
+from datetime import timedelta
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _env_origins(name: str) -> str | list[str] | None:
+    """None means same origin only; "*" allows any origin (never the default)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if value == "*":
+        return "*"
+    return [origin.strip() for origin in value.split(",") if origin.strip()]
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    # None: derived from the instance folder (instance/chat.db) by create_app.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    CORS_ALLOWED_ORIGINS = _env_origins("CORS_ALLOWED_ORIGINS")
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+
+    TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
+    # Flood control: a token bucket per user and event kind.
+    MESSAGE_RATE = _env_float("MESSAGE_RATE", 10.0)
+    MESSAGE_BURST = _env_int("MESSAGE_BURST", 20)
+    TYPING_RATE = _env_float("TYPING_RATE", 5.0)
+    TYPING_BURST = _env_int("TYPING_BURST", 10)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    HOST = os.environ.get("HOST", "127.0.0.1")
+    PORT = _env_int("PORT", 5000)
+
+
+class DevelopmentConfig(Config):
+    """`make run` / `flask run`: SQLite in instance/, one process, threading mode."""
+
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    """pytest: isolated from the environment the tests run in."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    REDIS_URL = None
+    CORS_ALLOWED_ORIGINS = None
+    SOCKETIO_ASYNC_MODE = "threading"
+    WTF_CSRF_ENABLED = False
+    TOKEN_MAX_AGE = 3600
+    MESSAGE_RATE = 10.0
+    MESSAGE_BURST = 20
+    TYPING_RATE = 5.0
+    TYPING_BURST = 10
+
+
+class ProductionConfig(Config):
+    """gunicorn deploys: a real SECRET_KEY is required (checked by create_app)."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """The config class named by APP_ENV (development when unset)."""
+    name = os.environ.get("APP_ENV", "development").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"APP_ENV={name!r} is not one of {', '.join(sorted(CONFIGS))}") from None
