@@ -1,7 +1,5 @@
 """Auth blueprint: HTML register/login/logout forms with Flask-Login sessions."""
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -61,7 +59,8 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never bounce a fresh login to another site."""
-    if target and target.startswith("/") and not urlsplit(target).netloc:
+    # "//host" and "/\host" are read by browsers as another site
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return url_for("main.index")
 
