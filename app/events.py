@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import current_app, request
 from flask_login import current_user
+from flask_socketio import ConnectionRefusedError
 
 from .domain.chat import ChatService
 from .domain.errors import INTERNAL, INVALID, ChatError

@@ -1,0 +1,63 @@
+# One-command entry points: `make run` serves the app on SQLite, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+SOCKETIO_JS_VERSION := 4.8.1
+SOCKETIO_JS_DIR := app/static/vendor/socket.io
+export FLASK_APP := wsgi
+
+.PHONY: help install install-test init-db run test lint format vendor-js clean
+
+help:
+	@echo "make run        create .venv, install, create the SQLite database, serve on http://$(HOST):$(PORT)"
+	@echo "make test       install the test dependencies and run lint and the whole test suite"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make format     ruff format + ruff check --fix"
+	@echo "make vendor-js  refresh the socket.io browser client from the npm package"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+init-db: install
+	$(BIN)/flask init-db
+
+run: init-db
+	$(BIN)/flask run --host "$(HOST)" --port "$(PORT)"
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest
+
+vendor-js:
+	tmp=$$(mktemp -d) && cd "$$tmp" && npm pack --silent socket.io-client@$(SOCKETIO_JS_VERSION) >/dev/null \
+	  && tar xzf socket.io-client-$(SOCKETIO_JS_VERSION).tgz && cd - >/dev/null \
+	  && mkdir -p $(SOCKETIO_JS_DIR) \
+	  && cp "$$tmp/package/dist/socket.io.esm.min.js" "$$tmp/package/LICENSE" $(SOCKETIO_JS_DIR)/ \
+	  && echo "socket.io-client $(SOCKETIO_JS_VERSION) (dist/socket.io.esm.min.js) from the npm package; refresh with \`make vendor-js\`." > $(SOCKETIO_JS_DIR)/VERSION \
+	  && rm -rf "$$tmp"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,108 @@
+"""Application factory: builds the Flask app, binds extensions and wires the layers."""
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from config import Config, config_from_env
+
+from . import events  # noqa: F401  (registers the Socket.IO handlers on `socketio`)
+from .domain.accounts import AccountService
+from .domain.chat import ChatService, Limits
+from .extensions import csrf, db, login_manager, migrate, socketio
+from .storage.engine import default_sqlite_url, normalise_database_url
+from .storage.memory import MemoryPresenceStore, MemoryRateLimiter, StripedRoomLocks
+from .storage.sql import SqlAccountRepository, SqlChatRepository
+from .tokens import TokenSigner
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+# Sized to the 4000-character limit: a message packet, even with every character JSON-escaped
+# as a surrogate pair, stays under this.
+MAX_PACKET_BYTES = 64 * 1024
+PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "dev", "development"}
+
+
+class WerkzeugHasher:
+    def hash(self, password: str) -> str:
+        return generate_password_hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return check_password_hash(password_hash, password)
+
+
+def create_app(config_object: type[Config] | object | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_object or config_from_env())
+    _finish_config(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
+        message_queue=app.config["REDIS_URL"],
+        max_http_buffer_size=MAX_PACKET_BYTES,
+    )
+
+    from .broadcast import SocketIOBroadcaster
+
+    app.extensions["accounts"] = AccountService(SqlAccountRepository(db.session), WerkzeugHasher())
+    app.extensions["tokens"] = TokenSigner(app.config["SECRET_KEY"], app.config["TOKEN_MAX_AGE"])
+    app.extensions["chat_repository"] = SqlChatRepository(db.session)
+    app.extensions["chat"] = ChatService(
+        app.extensions["chat_repository"],
+        MemoryPresenceStore(),
+        SocketIOBroadcaster(socketio),
+        StripedRoomLocks(),
+        MemoryRateLimiter(),
+        Limits(
+            message_rate=app.config["MESSAGE_RATE"],
+            message_burst=app.config["MESSAGE_BURST"],
+            typing_rate=app.config["TYPING_RATE"],
+            typing_burst=app.config["TYPING_BURST"],
+        ),
+    )
+
+    from . import api, auth, cli, main
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    cli.register(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    secret = app.config.get("SECRET_KEY")
+    if app.config.get("ENV_NAME") == "production":
+        if not secret or len(secret) < 32 or secret.lower() in PLACEHOLDER_SECRETS:
+            raise RuntimeError(
+                "Refusing to start in production without a real SECRET_KEY: set SECRET_KEY to "
+                "a random string of at least 32 characters, for example the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+    elif not secret:
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    url = app.config.get("SQLALCHEMY_DATABASE_URI")
+    app.config["SQLALCHEMY_DATABASE_URI"] = (
+        normalise_database_url(url) if url else default_sqlite_url(app.instance_path)
+    )
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A development key kept in instance/ so sessions survive restarts of `make run`."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,106 @@
+"""Domain fixtures: the chat service over plain SQLAlchemy and in-memory stores, no Flask."""
+
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app.domain.accounts import AccountService
+from app.domain.chat import ChatService, Limits
+from app.domain.models import Identity
+from app.storage.memory import MemoryPresenceStore, MemoryRateLimiter, StripedRoomLocks
+from app.storage.models import Base
+from app.storage.sql import SqlAccountRepository, SqlChatRepository
+
+
+@dataclass
+class RecordingBroadcaster:
+    """Stands in for Socket.IO: remembers subscriptions and what would have been emitted."""
+
+    subscriptions: dict[str, set[str]] = field(default_factory=dict)
+    sent: list[tuple] = field(default_factory=list)
+
+    def subscribe(self, sid, room):
+        self.subscriptions.setdefault(room, set()).add(sid)
+
+    def unsubscribe(self, sid, room):
+        self.subscriptions.get(room, set()).discard(sid)
+
+    def message(self, message):
+        self.sent.append(("message", message.room, message.id, message.text))
+
+    def presence(self, room, user, status, skip_sids):
+        self.sent.append(("presence", room, user, status, tuple(skip_sids)))
+
+    def typing(self, room, user, typing, skip_sids):
+        self.sent.append(("typing", room, user, typing, tuple(sorted(skip_sids))))
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class PlainHasher:
+    def hash(self, password):
+        return "plain$" + password
+
+    def verify(self, password_hash, password):
+        return password_hash == "plain$" + password
+
+
+@pytest.fixture
+def session(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'domain.db'}")
+    Base.metadata.create_all(engine)
+    session = scoped_session(sessionmaker(engine))
+    yield session
+    session.remove()
+    engine.dispose()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def broadcaster():
+    return RecordingBroadcaster()
+
+
+@pytest.fixture
+def accounts(session):
+    return AccountService(SqlAccountRepository(session), PlainHasher())
+
+
+@pytest.fixture
+def service(session, broadcaster, clock):
+    return ChatService(
+        SqlChatRepository(session),
+        MemoryPresenceStore(),
+        broadcaster,
+        StripedRoomLocks(),
+        MemoryRateLimiter(clock=clock),
+        Limits(message_rate=1.0, message_burst=3, typing_rate=1.0, typing_burst=2),
+        wall_clock=clock,
+    )
+
+
+@pytest.fixture
+def connected(service, accounts):
+    """Connect `sid` as `username` (registered on first use); returns the Identity."""
+
+    def connect(sid: str, username: str, expires_at: float | None = None) -> Identity:
+        account = accounts.repository.find_by_username(username) or accounts.register(
+            username, "password123"
+        )
+        identity = Identity(account.id, account.username, expires_at)
+        service.connect(sid, identity)
+        return identity
+
+    return connect

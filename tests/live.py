@@ -1,0 +1,86 @@
+"""Run the real app in a child process on a free local port, for real-client tests."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`flask run` (threading mode, as `make run` starts it) on a throwaway database."""
+
+    def __init__(self, database_url: str, log_path: Path, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "APP_ENV": "development",
+            "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
+            "DATABASE_URL": database_url,
+            "FLASK_APP": "wsgi",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20.0) -> "LiveServer":
+        flask = [sys.executable, "-m", "flask"]
+        subprocess.run([*flask, "init-db"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*flask, "run", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                requests.get(f"{self.url}/auth/login", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start in {timeout} s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def token(self, username: str, password: str = "correct horse battery") -> str:
+        """Register `username` (if new) and return a fresh API token."""
+        credentials = {"username": username, "password": password}
+        requests.post(f"{self.url}/api/users", json=credentials, timeout=5)
+        response = requests.post(f"{self.url}/api/tokens", json=credentials, timeout=5)
+        response.raise_for_status()
+        return response.json()["token"]
+
+
+@contextmanager
+def live_server(database_url: str, log_path: Path, **env: str):
+    server = LiveServer(database_url, log_path, **env).start()
+    try:
+        yield server
+    finally:
+        server.stop()
