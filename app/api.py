@@ -47,7 +47,14 @@ def create_token():
     return jsonify({"token": signer.issue(account.id), "expires_in": signer.max_age}), 201
 
 
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException):
+def json_http_error(exc: HTTPException):
+    """HTTP errors under /api/ as JSON; Flask routes 404/405 to app handlers, not blueprints."""
+    if not request.path.startswith(bp.url_prefix + "/"):
+        return exc
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code or 500, "invalid")
     return error(exc.code or 500, code, exc.description or exc.name)
+
+
+@bp.record_once
+def _register_error_handler(state) -> None:
+    state.app.register_error_handler(HTTPException, json_http_error)

@@ -1,5 +1,7 @@
 """Auth blueprint: HTML register/login/logout forms with Flask-Login sessions."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -59,8 +61,14 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never bounce a fresh login to another site."""
-    # "//host" and "/\host" are read by browsers as another site
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    # Browsers drop tabs and newlines and read a backslash as "/": "/<tab>/evil" is "//evil".
+    if (
+        target
+        and target.startswith("/")
+        and not any(char < " " or char in "\x7f\\" for char in target)
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("main.index")
 

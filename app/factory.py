@@ -26,8 +26,11 @@ PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "dev", "development"}
 
 
 class WerkzeugHasher:
+    def __init__(self, method: str):
+        self.method = method
+
     def hash(self, password: str) -> str:
-        return generate_password_hash(password)
+        return generate_password_hash(password, method=self.method)
 
     def verify(self, password_hash: str, password: str) -> bool:
         return check_password_hash(password_hash, password)
@@ -53,7 +56,9 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
 
     from .broadcast import SocketIOBroadcaster
 
-    app.extensions["accounts"] = AccountService(SqlAccountRepository(db.session), WerkzeugHasher())
+    app.extensions["accounts"] = AccountService(
+        SqlAccountRepository(db.session), WerkzeugHasher(app.config["PASSWORD_HASH_METHOD"])
+    )
     app.extensions["tokens"] = TokenSigner(app.config["SECRET_KEY"], app.config["TOKEN_MAX_AGE"])
     app.extensions["chat_repository"] = SqlChatRepository(db.session)
     app.extensions["chat"] = ChatService(

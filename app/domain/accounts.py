@@ -39,6 +39,9 @@ class AccountService:
     def __init__(self, repository: AccountRepository, hasher: PasswordHasher):
         self.repository = repository
         self.hasher = hasher
+        # Checked against when the username is unknown, so that a wrong name costs as much
+        # time as a wrong password and timing does not reveal which accounts exist.
+        self._decoy_hash = hasher.hash("decoy password, never valid")
 
     def register(self, username: str, password: str) -> Account:
         rules.check_username(username)
@@ -49,6 +52,7 @@ class AccountService:
 
     def authenticate(self, username: str, password: str) -> Account | None:
         account = self.repository.find_by_username(username)
-        if account is None or not self.hasher.verify(account.password_hash, password):
+        if account is None:
+            self.hasher.verify(self._decoy_hash, password)
             return None
-        return account
+        return account if self.hasher.verify(account.password_hash, password) else None
