@@ -6,8 +6,7 @@ from app import create_app
 from app.cli import init_db
 from app.extensions import socketio
 from config import TestingConfig
-
-PASSWORD = "correct horse battery"
+from tests.sockets import PASSWORD, Server
 
 
 @pytest.fixture
@@ -70,13 +69,24 @@ def connect(app, make_user):
             sio_client.disconnect()
 
 
-def events(sio_client, name: str | None = None) -> list:
-    """Drain what a test client received: the payloads of `name`, or (name, payload) pairs."""
-    # The test client unwraps the argument list of "message" events only (legacy send()).
-    received = [
-        (item["name"], item["args"] if item["name"] == "message" else item["args"][0])
-        for item in sio_client.get_received()
-    ]
-    if name is None:
-        return received
-    return [payload for event, payload in received if event == name]
+@pytest.fixture
+def server_factory(app_factory):
+    """Build a Server on an app with config overrides (one per test)."""
+    servers: list[Server] = []
+
+    def build(**overrides) -> Server:
+        server = Server(app_factory(**overrides))
+        servers.append(server)
+        return server
+
+    yield build
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def server(app):
+    """A Server on the default test app."""
+    built = Server(app)
+    yield built
+    built.close()

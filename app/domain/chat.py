@@ -132,23 +132,38 @@ class ChatService:
         room_name = rules.check_room_name(room_name)
         text = rules.check_text(text)
         self._require_in_room(sid, room_name)
-        self._throttle(
-            f"message:{identity.user_id}", self.limits.message_rate, self.limits.message_burst
-        )
         room = self.repository.get_room(room_name)
         if room is None:  # deleted while the connection sat in it
             raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
         now = self.clock()
+        try:
+            self._throttle(
+                f"message:{identity.user_id}", self.limits.message_rate, self.limits.message_burst
+            )
+        except ChatError:
+            # A retry of a message already stored is answered even while throttled; the
+            # lookup is paid only on this refused path, not by every message.
+            original = self._original(room, identity, client_id, now)
+            if original is None:
+                raise
+            return original
         with self.locks(room.name):
-            if client_id is not None:
-                original = self.repository.find_by_client_id(
-                    room, identity.user_id, client_id, now - self.limits.idempotency_window
-                )
-                if original is not None:
-                    return original
+            original = self._original(room, identity, client_id, now)
+            if original is not None:
+                return original
             message = self.repository.add_message(room, identity, text, client_id, now)
             self.broadcaster.message(message)
         return message
+
+    def _original(
+        self, room: Room, identity: Identity, client_id: str | None, now: datetime
+    ) -> Message | None:
+        """The message this user already stored in `room` under `client_id`, if recent."""
+        if client_id is None:
+            return None
+        return self.repository.find_by_client_id(
+            room, identity.user_id, client_id, now - self.limits.idempotency_window
+        )
 
     def typing(self, sid: str, room_name: str, typing: bool) -> None:
         identity = self.identity(sid)

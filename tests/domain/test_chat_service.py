@@ -197,3 +197,13 @@ def test_accounts_unique_ignoring_case(accounts):
     assert refusal(accounts.register, "bob", "short").code == "invalid"
     assert accounts.authenticate("ALICE", "password123").username == "Alice"
     assert accounts.authenticate("alice", "wrong-password") is None
+
+
+def test_retry_of_a_stored_message_is_answered_while_rate_limited(service, connected):
+    connected("s1", "alice")
+    service.join("s1", "general")
+    first = service.post("s1", "general", "one", "c-1")
+    service.post("s1", "general", "two")
+    service.post("s1", "general", "three")  # burst of 3 used up
+    assert service.post("s1", "general", "one", "c-1") == first
+    assert refusal(service.post, "s1", "general", "four", "c-4").code == "rate_limited"
