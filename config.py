@@ -43,13 +43,15 @@ class Config:
     CORS_ALLOWED_ORIGINS = _env_origins("CORS_ALLOWED_ORIGINS")
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
 
-    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a method name, not a password)
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
     TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
     # Flood control: a token bucket per user and event kind.
     MESSAGE_RATE = _env_float("MESSAGE_RATE", 10.0)
     MESSAGE_BURST = _env_int("MESSAGE_BURST", 20)
     TYPING_RATE = _env_float("TYPING_RATE", 5.0)
     TYPING_BURST = _env_int("TYPING_BURST", 10)
+    # Refusals a user may ignore (refilled at 1/s) before the flooding connection is closed.
+    FLOOD_STRIKES = _env_int("FLOOD_STRIKES", 20)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -88,6 +90,7 @@ class TestingConfig(Config):
     MESSAGE_BURST = 20
     TYPING_RATE = 5.0
     TYPING_BURST = 10
+    FLOOD_STRIKES = 20
 
 
 class ProductionConfig(Config):

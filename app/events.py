@@ -42,20 +42,31 @@ def handles(event: str, schema: type[Payload]) -> Callable:
         @wraps(fn)
         def handler(*args):
             sid = request.sid
-            try:
-                return {"ok": True, **fn(sid, parse(schema, args))}
-            except ChatError as error:
-                level = logging.WARNING if error.code == INVALID else logging.INFO
-                log.log(level, "%s from %s refused: %s %s", event, sid, error.code, error.message)
-                return error_ack(error)
-            except Exception:
-                log.exception("%s from %s failed", event, sid)
-                db.session.rollback()
-                return error_ack(ChatError(INTERNAL, "Something went wrong on the server."))
+            with current_app.extensions["in_flight"].track():
+                try:
+                    return {"ok": True, **fn(sid, parse(schema, args))}
+                except ChatError as error:
+                    level = logging.WARNING if error.code == INVALID else logging.INFO
+                    log.log(
+                        level, "%s from %s refused: %s %s", event, sid, error.code, error.message
+                    )
+                    if error.disconnect:
+                        socketio.start_background_task(_disconnect_after_ack, sid)
+                    return error_ack(error)
+                except Exception:
+                    log.exception("%s from %s failed", event, sid)
+                    db.session.rollback()
+                    return error_ack(ChatError(INTERNAL, "Something went wrong on the server."))
 
         return handler
 
     return decorator
+
+
+def _disconnect_after_ack(sid: str) -> None:
+    # the ack is written after the handler returns; give it a moment to leave first
+    socketio.sleep(0.2)
+    socketio.server.disconnect(sid, namespace="/")
 
 
 @socketio.on("connect")
@@ -103,7 +114,11 @@ def on_rooms(sid: str, payload: RoomsPayload) -> dict:
 @handles("join", JoinPayload)
 def on_join(sid: str, payload: JoinPayload) -> dict:
     """A client enters a room (created if new); `presence` joined goes to the room's others."""
-    result = chat().join(sid, payload.room, payload.since)
+    service = chat()
+    if getattr(socketio.server, "releases_held_locks", False):
+        # keep the room locked until the ack is queued: see _release_held_locks_after_ack
+        service.locks.holding()
+    result = service.join(sid, payload.room, payload.since)
     return {
         "room": result.room.summary(),
         "members": result.members,

@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+import socket
 from pathlib import Path
 
 from flask import Flask
@@ -13,6 +14,7 @@ from . import events  # noqa: F401  (registers the Socket.IO handlers on `socket
 from .domain.accounts import AccountService
 from .domain.chat import ChatService, Limits
 from .extensions import csrf, db, login_manager, migrate, socketio
+from .shutdown import InFlight
 from .storage.engine import default_sqlite_url, normalise_database_url
 from .storage.memory import MemoryPresenceStore, MemoryRateLimiter, StripedRoomLocks
 from .storage.sql import SqlAccountRepository, SqlChatRepository
@@ -52,7 +54,13 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         message_queue=app.config["REDIS_URL"],
         max_http_buffer_size=MAX_PACKET_BYTES,
+        # One client's events are handled one at a time, in the order sent: two quick messages
+        # from one person are stored in that order. Different clients still run concurrently.
+        async_handlers=False,
     )
+    _tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
+    room_locks = StripedRoomLocks()
+    _release_held_locks_after_ack(socketio.server, room_locks)
 
     from .broadcast import SocketIOBroadcaster
 
@@ -60,18 +68,20 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         SqlAccountRepository(db.session), WerkzeugHasher(app.config["PASSWORD_HASH_METHOD"])
     )
     app.extensions["tokens"] = TokenSigner(app.config["SECRET_KEY"], app.config["TOKEN_MAX_AGE"])
+    app.extensions["in_flight"] = InFlight()
     app.extensions["chat_repository"] = SqlChatRepository(db.session)
     app.extensions["chat"] = ChatService(
         app.extensions["chat_repository"],
         MemoryPresenceStore(),
         SocketIOBroadcaster(socketio),
-        StripedRoomLocks(),
+        room_locks,
         MemoryRateLimiter(),
         Limits(
             message_rate=app.config["MESSAGE_RATE"],
             message_burst=app.config["MESSAGE_BURST"],
             typing_rate=app.config["TYPING_RATE"],
             typing_burst=app.config["TYPING_BURST"],
+            flood_strikes=app.config["FLOOD_STRIKES"],
         ),
     )
 
@@ -83,6 +93,46 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     csrf.exempt(api.bp)
     cli.register(app)
     return app
+
+
+def _release_held_locks_after_ack(sio_server, room_locks: StripedRoomLocks) -> None:
+    """Run each event's handler and ack, then free the room locks the handler kept
+    (`join` keeps its room's lock so that its ack is queued before any later broadcast)."""
+    handle_event = sio_server._handle_event_internal
+
+    def handle_event_then_release(*args, **kwargs):
+        try:
+            return handle_event(*args, **kwargs)
+        finally:
+            room_locks.release_held()
+
+    sio_server._handle_event_internal = handle_event_then_release
+    sio_server.releases_held_locks = True
+
+
+def _tune_websockets(eio_server, max_bytes: int) -> None:
+    """Two settings engine.io leaves out for WebSocket connections:
+    - TCP_NODELAY: a sender gets its own `message` event and then its ack as two small
+      writes; with Nagle's algorithm the second waits for the peer's delayed ACK (~40 ms).
+    - a frame size cap enforced while reading (close code 1009, "message too big"); engine.io
+      alone checks only after buffering the whole message.
+    """
+    base = eio_server._async.get("websocket")
+    if base is None:
+        return
+
+    class TunedWebSocket(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.server_args["max_message_size"] = max_bytes
+
+        def __call__(self, environ, start_response):
+            sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return super().__call__(environ, start_response)
+
+    eio_server._async = {**eio_server._async, "websocket": TunedWebSocket}
 
 
 def _finish_config(app: Flask) -> None:

@@ -68,6 +68,12 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as in a crash or an OOM kill."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def token(self, username: str, password: str = "correct horse battery") -> str:
         """Register `username` (if new) and return a fresh API token."""
         credentials = {"username": username, "password": password}

@@ -29,6 +29,8 @@ class Limits:
     message_burst: int = 20
     typing_rate: float = 5.0
     typing_burst: int = 10
+    # Refusals a user may ignore (refilled at 1/s) before their flooding connection is closed.
+    flood_strikes: int = 20
     idempotency_window: timedelta = timedelta(hours=24)
 
 
@@ -138,7 +140,10 @@ class ChatService:
         now = self.clock()
         try:
             self._throttle(
-                f"message:{identity.user_id}", self.limits.message_rate, self.limits.message_burst
+                f"message:{identity.user_id}",
+                self.limits.message_rate,
+                self.limits.message_burst,
+                identity.user_id,
             )
         except ChatError:
             # A retry of a message already stored is answered even while throttled; the
@@ -170,7 +175,10 @@ class ChatService:
         room_name = rules.check_room_name(room_name)
         self._require_in_room(sid, room_name)
         self._throttle(
-            f"typing:{identity.user_id}", self.limits.typing_rate, self.limits.typing_burst
+            f"typing:{identity.user_id}",
+            self.limits.typing_rate,
+            self.limits.typing_burst,
+            identity.user_id,
         )
         self.broadcaster.typing(
             room_name, identity.username, typing, self.presence.sids_of(identity.user_id)
@@ -204,11 +212,16 @@ class ChatService:
         if not self.presence.in_room(sid, room_name):
             raise ChatError(NOT_IN_ROOM, f"Join {room_name!r} first.")
 
-    def _throttle(self, key: str, rate: float, burst: int) -> None:
+    def _throttle(self, key: str, rate: float, burst: int, user_id: int) -> None:
         retry_after = self.limiter.hit(key, rate, burst)
-        if retry_after > 0:
-            raise ChatError(
-                RATE_LIMITED,
-                f"You are sending too fast; try again in {retry_after:.1f} s.",
-                retry_after=round(retry_after, 3),
-            )
+        if retry_after <= 0:
+            return
+        out_of_strikes = self.limiter.hit(f"strikes:{user_id}", 1.0, self.limits.flood_strikes) > 0
+        raise ChatError(
+            RATE_LIMITED,
+            "You keep sending too fast; this connection is being closed."
+            if out_of_strikes
+            else f"You are sending too fast; try again in {retry_after:.1f} s.",
+            retry_after=round(retry_after, 3),
+            disconnect=out_of_strikes,
+        )

@@ -24,11 +24,20 @@ ERROR_CODES = (
 class ChatError(Exception):
     """A refusal the client should see as `{"ok": false, "error": {...}}`."""
 
-    def __init__(self, code: str, message: str, *, retry_after: float | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        disconnect: bool = False,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        # the transport should close this connection once the refusal is delivered
+        self.disconnect = disconnect
 
     def to_dict(self) -> dict:
         error: dict = {"code": self.code, "message": self.message}

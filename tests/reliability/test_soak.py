@@ -1,0 +1,123 @@
+"""Soak: many real clients over WebSocket, random reconnects, then an audit of every delivery."""
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.live import live_server
+from tests.realclients import InOrderClient
+from tests.reliability.audit import AuditingClient, audit
+
+CLIENTS = int(__import__("os").environ.get("SOAK_CLIENTS", 50))
+ROOMS = [f"soak-{n}" for n in range(5)]
+MESSAGES_PER_CLIENT = 50
+RECONNECT_CHANCE = 0.04
+SEED = 20261122
+
+FAST_SERVER = {
+    "MESSAGE_RATE": "100000",
+    "MESSAGE_BURST": "100000",
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+}
+
+
+def stored_ids(server, token: str) -> dict[str, list[int]]:
+    """Every id the server stored per room, read back through `history`."""
+    reader = InOrderClient(reconnection=False)
+    reader.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+    stored = {}
+    for room in ROOMS:
+        ids, before = [], None
+        while True:
+            payload = {"room": room, "limit": 100, **({"before": before} if before else {})}
+            page = reader.call("history", payload, timeout=10)
+            assert page["ok"], page
+            ids[:0] = [m["id"] for m in page["messages"]]
+            if not page["has_more"]:
+                break
+            before = page["messages"][0]["id"]
+        stored[room] = ids
+    reader.disconnect()
+    return stored
+
+
+def wait_until_delivered(clients, stored, timeout=15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(
+            client.last_id(room) >= len(stored[room]) for client in clients for room in client.rooms
+        ):
+            return
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(120)
+def test_soak_every_client_gets_every_message_once_in_order(tmp_path):
+    rng = random.Random(SEED)
+    with live_server(
+        f"sqlite:///{tmp_path / 'soak.db'}", tmp_path / "server.log", **FAST_SERVER
+    ) as server:
+        tokens = _register(server, [f"user{n:02d}" for n in range(CLIENTS)] + ["auditor"])
+        clients = [
+            AuditingClient(
+                server.url,
+                f"user{n:02d}",
+                tokens[f"user{n:02d}"],
+                [ROOMS[n % len(ROOMS)], ROOMS[(n + 1) % len(ROOMS)]],
+                random.Random(rng.random()),
+            )
+            for n in range(CLIENTS)
+        ]
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(AuditingClient.connect, clients))
+        started = threading.Event()
+        errors = []
+
+        def run(client: AuditingClient) -> None:
+            started.wait()
+            for n in range(MESSAGES_PER_CLIENT):
+                room = client.rng.choice(client.rooms)
+                ack = client.send(room, f"{client.username} says {n}", f"{client.username}-{n}")
+                if not ack.get("ok"):
+                    errors.append((client.username, n, ack))
+                if client.rng.random() < RECONNECT_CHANCE:
+                    client.reconnect()
+
+        began = time.monotonic()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = [pool.submit(run, client) for client in clients]
+            started.set()
+            for future in futures:
+                future.result()
+        sending_took = time.monotonic() - began
+
+        stored = stored_ids(server, tokens["auditor"])
+        wait_until_delivered(clients, stored)
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(AuditingClient.close, clients))
+
+    report = audit(clients, stored)
+    reconnects = sum(client.reconnects for client in clients)
+    print(f"\nsoak: {report} reconnects={reconnects} sending_took={sending_took:.1f}s")
+    assert errors == []
+    assert report.problems == []
+    assert report.messages_acked == CLIENTS * MESSAGES_PER_CLIENT
+    assert sum(len(ids) for ids in stored.values()) == CLIENTS * MESSAGES_PER_CLIENT
+    assert reconnects > 0
+    assert (report.lost, report.duplicated, report.out_of_order, report.foreign) == (0, 0, 0, 0)
+
+
+def _register(server, usernames: list[str]) -> dict[str, str]:
+    def token(username: str) -> tuple[str, str]:
+        credentials = {"username": username, "password": "soak password"}
+        requests.post(f"{server.url}/api/users", json=credentials, timeout=10)
+        issued = requests.post(f"{server.url}/api/tokens", json=credentials, timeout=10)
+        issued.raise_for_status()
+        return username, issued.json()["token"]
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(token, usernames))
