@@ -51,7 +51,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
+        cors_allowed_origins=_origin_policy(app.config["CORS_ALLOWED_ORIGINS"]),
         message_queue=app.config["REDIS_URL"],
         max_http_buffer_size=MAX_PACKET_BYTES,
         # One client's events are handled one at a time, in the order sent: two quick messages
@@ -93,6 +93,31 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     csrf.exempt(api.bp)
     cli.register(app)
     return app
+
+
+def _origin_policy(configured: str | list[str] | None):
+    """engine.io's setting for browser origins: same origin only by default; a configured list
+    adds origins to the page's own instead of replacing it."""
+    if configured is None or configured == "*":
+        return configured
+    extra = frozenset(configured)
+
+    def allowed(origin: str, environ: dict) -> bool:
+        return origin in extra or origin in _own_origins(environ)
+
+    return allowed
+
+
+def _own_origins(environ: dict) -> set[str]:
+    """The origins this request was addressed to, also as seen behind a reverse proxy."""
+    host = environ.get("HTTP_HOST", "")
+    own = {f"{environ.get('wsgi.url_scheme', 'http')}://{host}"}
+    forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip()
+    forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
+    if forwarded_proto or forwarded_host:
+        scheme = forwarded_proto or environ.get("wsgi.url_scheme", "http")
+        own.add(f"{scheme}://{forwarded_host or host}")
+    return own
 
 
 def _release_held_locks_after_ack(sio_server, room_locks: StripedRoomLocks) -> None:
