@@ -2,7 +2,6 @@
 
 import logging
 import secrets
-import socket
 from pathlib import Path
 
 from flask import Flask
@@ -15,6 +14,12 @@ from .domain.accounts import AccountService
 from .domain.chat import ChatService, Limits
 from .extensions import csrf, db, login_manager, migrate, socketio
 from .shutdown import InFlight
+from .sockets import (
+    origin_policy,
+    refuse_reserved_event_names,
+    release_held_locks_after_ack,
+    tune_websockets,
+)
 from .storage.engine import default_sqlite_url, normalise_database_url
 from .storage.memory import MemoryPresenceStore, MemoryRateLimiter, StripedRoomLocks
 from .storage.sql import SqlAccountRepository, SqlChatRepository
@@ -51,16 +56,17 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        cors_allowed_origins=_origin_policy(app.config["CORS_ALLOWED_ORIGINS"]),
+        cors_allowed_origins=origin_policy(app.config["CORS_ALLOWED_ORIGINS"]),
         message_queue=app.config["REDIS_URL"],
         max_http_buffer_size=MAX_PACKET_BYTES,
         # One client's events are handled one at a time, in the order sent: two quick messages
         # from one person are stored in that order. Different clients still run concurrently.
         async_handlers=False,
     )
-    _tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
+    tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
+    refuse_reserved_event_names(socketio.server)
     room_locks = StripedRoomLocks()
-    _release_held_locks_after_ack(socketio.server, room_locks)
+    release_held_locks_after_ack(socketio.server, room_locks)
 
     from .broadcast import SocketIOBroadcaster
 
@@ -93,71 +99,6 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     csrf.exempt(api.bp)
     cli.register(app)
     return app
-
-
-def _origin_policy(configured: str | list[str] | None):
-    """engine.io's setting for browser origins: same origin only by default; a configured list
-    adds origins to the page's own instead of replacing it."""
-    if configured is None or configured == "*":
-        return configured
-    extra = frozenset(configured)
-
-    def allowed(origin: str, environ: dict) -> bool:
-        return origin in extra or origin in _own_origins(environ)
-
-    return allowed
-
-
-def _own_origins(environ: dict) -> set[str]:
-    """The origins this request was addressed to, also as seen behind a reverse proxy."""
-    host = environ.get("HTTP_HOST", "")
-    own = {f"{environ.get('wsgi.url_scheme', 'http')}://{host}"}
-    forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip()
-    forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
-    if forwarded_proto or forwarded_host:
-        scheme = forwarded_proto or environ.get("wsgi.url_scheme", "http")
-        own.add(f"{scheme}://{forwarded_host or host}")
-    return own
-
-
-def _release_held_locks_after_ack(sio_server, room_locks: StripedRoomLocks) -> None:
-    """Run each event's handler and ack, then free the room locks the handler kept
-    (`join` keeps its room's lock so that its ack is queued before any later broadcast)."""
-    handle_event = sio_server._handle_event_internal
-
-    def handle_event_then_release(*args, **kwargs):
-        try:
-            return handle_event(*args, **kwargs)
-        finally:
-            room_locks.release_held()
-
-    sio_server._handle_event_internal = handle_event_then_release
-    sio_server.releases_held_locks = True
-
-
-def _tune_websockets(eio_server, max_bytes: int) -> None:
-    """Two settings engine.io leaves out for WebSocket connections:
-    - TCP_NODELAY: a sender gets its own `message` event and then its ack as two small
-      writes; with Nagle's algorithm the second waits for the peer's delayed ACK (~40 ms).
-    - a frame size cap enforced while reading (close code 1009, "message too big"); engine.io
-      alone checks only after buffering the whole message.
-    """
-    base = eio_server._async.get("websocket")
-    if base is None:
-        return
-
-    class TunedWebSocket(base):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.server_args["max_message_size"] = max_bytes
-
-        def __call__(self, environ, start_response):
-            sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return super().__call__(environ, start_response)
-
-    eio_server._async = {**eio_server._async, "websocket": TunedWebSocket}
 
 
 def _finish_config(app: Flask) -> None:

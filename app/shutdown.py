@@ -2,6 +2,7 @@
 
 import _thread
 import logging
+import os
 import signal
 import threading
 import time
@@ -11,6 +12,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 log = logging.getLogger(__name__)
+EXIT_GRACE_SECONDS = 3.0
 
 
 class InFlight:
@@ -75,6 +77,11 @@ def install_sigterm_handler(app: Flask, socketio: SocketIO) -> bool:
         drain(socketio, app.extensions["in_flight"])
         # werkzeug's serve_forever ends quietly on KeyboardInterrupt and closes its socket
         _thread.interrupt_main()
+        # Connections opened during the drain keep non-daemon WebSocket threads alive, which
+        # would hold the exit until their ping timeout; everything acknowledged is stored.
+        time.sleep(EXIT_GRACE_SECONDS)
+        log.info("shutdown: connections still open after %s s, exiting", EXIT_GRACE_SECONDS)
+        os._exit(0)
 
     # The handler itself only sets a flag: the main thread may be stopped anywhere (inside
     # Thread.start(), holding its locks), so the real work runs on a thread started now.

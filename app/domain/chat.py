@@ -133,6 +133,7 @@ class ChatService:
         identity = self.identity(sid)
         room_name = rules.check_room_name(room_name)
         text = rules.check_text(text)
+        client_id = rules.check_client_id(client_id)
         self._require_in_room(sid, room_name)
         room = self.repository.get_room(room_name)
         if room is None:  # deleted while the connection sat in it

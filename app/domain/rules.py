@@ -1,6 +1,7 @@
 """Validation rules for names and texts, shared by HTTP accounts and socket events."""
 
 import re
+import unicodedata
 
 from .errors import FORBIDDEN, INVALID, TOO_LARGE, ChatError
 
@@ -58,11 +59,29 @@ def check_text(text: str) -> str:
         raise ChatError(TOO_LARGE, f"Messages are at most {MAX_TEXT_LENGTH} characters.")
     if "\x00" in text:
         raise ChatError(INVALID, "Message text contains a NUL character.")
+    if not _is_utf8(text):
+        raise ChatError(INVALID, "Message text is not valid Unicode (lone surrogate).")
+    return text
+
+
+def check_client_id(client_id: str | None) -> str | None:
+    """1-64 characters, storable by every database: no control characters (NUL!), no lone
+    surrogates."""
+    if client_id is None:
+        return None
+    if not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        raise ChatError(INVALID, f"client_id is 1-{MAX_CLIENT_ID_LENGTH} characters.")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in client_id):
+        raise ChatError(INVALID, "client_id must not contain control characters (a UUID is ideal).")
+    return client_id
+
+
+def _is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ChatError(INVALID, "Message text is not valid Unicode (lone surrogate).") from None
-    return text
+        return False
+    return True
 
 
 def forbidden_room() -> ChatError:
