@@ -7,15 +7,17 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SOCKETIO_JS_VERSION := 4.8.1
 SOCKETIO_JS_DIR := app/static/vendor/socket.io
+CHROMIUM := /usr/bin/chromium
 export FLASK_APP := wsgi
 
-.PHONY: help install install-test init-db run test lint format vendor-js clean
+.PHONY: help install install-test init-db run test lint format chromium screenshots vendor-js clean
 
 help:
 	@echo "make run        create .venv, install, create the SQLite database, serve on http://$(HOST):$(PORT)"
 	@echo "make test       install the test dependencies and run lint and the whole test suite"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make format     ruff format + ruff check --fix"
+	@echo "make screenshots  regenerate docs/screenshots/ from the real app in Chromium"
 	@echo "make vendor-js  refresh the socket.io browser client from the npm package"
 
 $(BIN)/python:
@@ -48,8 +50,20 @@ format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+	  echo "note: $(CHROMIUM) is missing and this is not root: browser tests will skip (CI fails them)"; \
+	fi
+
+test: lint chromium
 	$(BIN)/python -m pytest
+
+screenshots: install-test chromium
+	$(BIN)/python tools/screenshots.py
 
 vendor-js:
 	tmp=$$(mktemp -d) && cd "$$tmp" && npm pack --silent socket.io-client@$(SOCKETIO_JS_VERSION) >/dev/null \

@@ -1,200 +1,961 @@
-// The chat page: talks protocol v1 (docs/protocol.md) to the server over Socket.IO.
+// The chat page: speaks protocol v1 (docs/protocol.md) to the server over Socket.IO.
 import { io } from "../vendor/socket.io/socket.io.esm.min.js";
+import { explain, fullTime, linkify, newClientId, roomName, seconds, shortTime } from "./text.js";
+
+const GENERAL = "general";
+const ACK_TIMEOUT_MS = 10_000;
+const TYPING_REFRESH_MS = 2_000; // protocol: `typing: true` at most every 2 s
+const TYPING_IDLE_MS = 3_000;
+const TYPING_STALE_MS = 5_000; // protocol: an indicator is stale after about 5 s
+const GROUP_GAP_MS = 5 * 60_000;
+const ROOMS_POLL_MS = 30_000; // online counts of rooms we are not in have no event
+const RETRY_MS = 3_000;
+const PINNED_PX = 48;
+const NEAR_TOP_PX = 150;
+const HISTORY_PAGE = 50;
+const CATCH_UP_PAGES = 20;
+const OFFLINE_AFTER_ATTEMPTS = 4;
 
 const $ = (id) => document.getElementById(id);
-const me = document.querySelector(".layout").dataset.username;
-const socket = io({ transports: ["websocket", "polling"] });
+const layout = document.querySelector(".layout");
+const me = layout.dataset.username;
+const scroller = $("scroller");
+const composer = $("text");
 
+// ---- storage: read marks and joined rooms per user, unsent messages per tab ----------------
+
+function storageKey(what) {
+  return `chat:${me.toLowerCase()}:${what}`;
+}
+
+function load(store, what, fallback) {
+  try {
+    return JSON.parse(store.getItem(storageKey(what))) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function save(store, what, value) {
+  try {
+    store.setItem(storageKey(what), JSON.stringify(value));
+  } catch {
+    // Private windows may refuse storage: the page works, it just forgets on reload.
+  }
+}
+
+const readMarks = load(localStorage, "read", {});
+
+// ---- state ---------------------------------------------------------------------------------
+
+class Room {
+  constructor(name) {
+    this.name = name;
+    this.topic = "";
+    this.joined = false; // wanted: joined on every (re)connection
+    this.ready = false; // joined on the current connection
+    this.list = document.createElement("ol");
+    this.list.className = "messages";
+    this.byId = new Map(); // message id -> <li>
+    this.lastId = 0;
+    this.firstId = 0;
+    this.hasMore = false;
+    this.loadingOlder = false;
+    this.members = [];
+    this.typing = new Map(); // user -> stale timer
+    this.scrollTop = null; // null: pinned to the bottom
+    this.newBelow = 0;
+    this.draft = "";
+  }
+}
+
+const rooms = new Map();
 const state = {
-  room: "general",
-  joined: new Set(),
-  lastId: new Map(), // room -> highest message id shown
-  seen: new Set(), // "room:id" already on screen
-  typing: new Map(), // user -> timer
-  members: new Set(),
+  active: GENERAL,
+  directory: [], // the `rooms` ack
+  epoch: 0,
+  attempts: 0,
+  signedOut: false,
+  errorSource: null,
+  sendPausedUntil: 0,
+  retryTimer: 0,
 };
 
+function room(name) {
+  let found = rooms.get(name);
+  if (!found) {
+    found = new Room(name);
+    rooms.set(name, found);
+  }
+  return found;
+}
+
+function activeRoom() {
+  return state.active ? rooms.get(state.active) : undefined;
+}
+
+function joinedRooms() {
+  return [...rooms.values()].filter((r) => r.joined);
+}
+
+function saveJoined() {
+  save(localStorage, "rooms", joinedRooms().map((r) => r.name));
+}
+
+// ---- the socket ----------------------------------------------------------------------------
+
+// WebSocket first; long-polling when a proxy on the way refuses WebSockets.
+const socket = io({ transports: ["websocket", "polling"], tryAllTransports: true, autoConnect: false });
+
 function ask(event, payload) {
+  if (!socket.connected) return Promise.resolve({ ok: false, error: { code: "offline" } });
   return new Promise((resolve) => {
-    socket.timeout(10000).emit(event, payload, (err, ack) => {
-      resolve(err ? { ok: false, error: { code: "timeout", message: "The server did not answer." } } : ack);
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, ack) => {
+      if (err) return resolve({ ok: false, error: { code: "timeout" } });
+      if (!ack || typeof ack !== "object") return resolve({ ok: false, error: { code: "internal" } });
+      if (ack.ok === false && ack.error?.code === "unauthorized") signedOut();
+      resolve(ack);
     });
   });
 }
 
-function showError(error) {
-  const box = $("error");
-  if (!error) { box.hidden = true; return; }
-  box.textContent = error.code === "rate_limited"
-    ? `You are sending too fast, try again in ${Math.ceil(error.retry_after)} s.`
-    : error.message;
-  box.hidden = false;
+function setConnection(kind, text) {
+  $("connection").dataset.state = kind;
+  $("connection-text").textContent = text;
+  document.body.dataset.connection = kind;
+  renderComposer();
+  for (const item of outbox) renderPendingStatus(item);
 }
 
-function linkify(text, into) {
-  // Text nodes and <a> only: user text never becomes HTML.
-  const pattern = /\bhttps?:\/\/[^\s<>"]+/g;
-  let last = 0;
-  for (const match of text.matchAll(pattern)) {
-    into.append(document.createTextNode(text.slice(last, match.index)));
-    const a = document.createElement("a");
-    a.href = match[0];
-    a.textContent = match[0];
-    a.rel = "noopener noreferrer";
-    a.target = "_blank";
-    into.append(a);
-    last = match.index + match[0].length;
+function showConnectionLost() {
+  if (state.signedOut) return;
+  if (!navigator.onLine || state.attempts >= OFFLINE_AFTER_ATTEMPTS) setConnection("offline", "Offline");
+  else setConnection("reconnecting", "Reconnecting…");
+}
+
+function signedOut() {
+  if (state.signedOut) return;
+  state.signedOut = true;
+  socket.disconnect();
+  setConnection("offline", "Signed out");
+  const link = document.createElement("a");
+  link.href = layout.dataset.loginUrl;
+  link.textContent = "Sign in again";
+  showError("Your session has ended. ", "session", link);
+}
+
+socket.on("connect", async () => {
+  state.attempts = 0;
+  setConnection("connected", "Connected");
+  const epoch = ++state.epoch;
+  await Promise.all(joinedRooms().map((r) => joinRoom(r.name)));
+  if (epoch !== state.epoch || !socket.connected) return;
+  if (!activeRoom()?.joined) show(joinedRooms()[0]?.name ?? null);
+  refreshRooms();
+  pump();
+});
+
+socket.on("disconnect", (reason) => {
+  for (const r of rooms.values()) {
+    r.ready = false;
+    for (const timer of r.typing.values()) clearTimeout(timer);
+    r.typing.clear();
   }
-  into.append(document.createTextNode(text.slice(last)));
+  renderTyping();
+  if (reason === "io client disconnect") return;
+  showConnectionLost();
+  // The server closed this connection on purpose: socket.io does not retry that by itself.
+  if (reason === "io server disconnect") setTimeout(() => socket.connect(), RETRY_MS);
+});
+
+socket.on("connect_error", (err) => {
+  if (err.message === "unauthorized") return signedOut();
+  state.attempts += 1;
+  showConnectionLost();
+});
+
+window.addEventListener("offline", showConnectionLost);
+window.addEventListener("online", () => {
+  if (socket.connected || state.signedOut) return;
+  setConnection("reconnecting", "Reconnecting…");
+  // Skip the rest of socket.io's back-off: the network is back now.
+  socket.disconnect();
+  socket.connect();
+});
+
+// ---- rooms: join, catch up, leave, list ----------------------------------------------------
+
+async function joinRoom(name) {
+  const r = room(name);
+  // Holding messages: ask only for what came after the newest (protocol: join with `since`).
+  let since = r.lastId > 0 ? r.lastId : null;
+  for (let page = 0; page < CATCH_UP_PAGES; page += 1) {
+    const ack = await ask("join", since === null ? { room: name } : { room: name, since });
+    if (rooms.get(name) !== r) return false; // left while the answer was on its way
+    if (!ack.ok) {
+      const code = ack.error?.code;
+      if (["invalid", "forbidden", "not_found"].includes(code)) forget(name);
+      if (!["offline", "unauthorized"].includes(code)) showError(explain(ack.error, "join", name), "join");
+      if (["timeout", "internal", "rate_limited"].includes(code)) {
+        setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), RETRY_MS);
+      }
+      return false;
+    }
+    r.joined = true;
+    r.ready = true;
+    r.topic = ack.room.topic;
+    r.members = sortNames(ack.members);
+    if (since === null) r.hasMore = ack.has_more;
+    addMessages(r, ack.messages, false);
+    if (since === null || !ack.has_more) break;
+    since = r.lastId;
+  }
+  if (!(name in readMarks)) markRead(r, true);
+  saveJoined();
+  if (name === state.active) renderRoom();
+  renderRooms();
+  pump();
+  return true;
 }
 
-function renderMessage(message) {
-  const key = `${message.room}:${message.id}`;
-  if (state.seen.has(key)) return;
-  state.seen.add(key);
-  state.lastId.set(message.room, Math.max(state.lastId.get(message.room) || 0, message.id));
-  if (message.room !== state.room) return;
-  const li = document.createElement("li");
-  li.className = message.user === me ? "message mine" : "message";
-  li.dataset.id = message.id;
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const who = document.createElement("strong");
-  who.textContent = message.user;
-  const when = document.createElement("time");
-  when.dateTime = message.ts;
-  when.textContent = new Date(message.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  meta.append(who, " ", when);
-  const body = document.createElement("p");
-  body.className = "text";
-  linkify(message.text, body);
-  li.append(meta, body);
-  const list = $("messages");
-  const next = [...list.children].find((el) => Number(el.dataset.id) > message.id);
-  list.insertBefore(li, next || null);
-  if (!next) list.scrollTop = list.scrollHeight;
+function forget(name) {
+  const r = rooms.get(name);
+  if (!r) return;
+  r.joined = false;
+  rooms.delete(name);
+  for (const item of outbox.filter((i) => i.room === name)) dropPending(item);
+  saveJoined();
+  if (state.active === name) show(joinedRooms()[0]?.name ?? null);
+  renderRooms();
 }
 
-function renderNotice(text) {
-  const li = document.createElement("li");
-  li.className = "notice";
-  li.textContent = text;
-  $("messages").append(li);
+async function enter(name) {
+  const r = room(name);
+  if (!r.joined) {
+    r.joined = true;
+    saveJoined();
+    show(name);
+    if (socket.connected && !(await joinRoom(name))) return;
+  } else {
+    show(name);
+  }
+  refreshRooms();
 }
 
-function renderMembers(members) {
-  const list = $("members");
-  list.replaceChildren(...members.map((name) => {
-    const li = document.createElement("li");
-    li.textContent = name;
-    return li;
-  }));
+async function leave(name) {
+  const r = rooms.get(name);
+  if (!r) return;
+  if (r.ready) {
+    const ack = await ask("leave", { room: name });
+    if (!ack.ok && !["not_in_room", "offline"].includes(ack.error?.code)) {
+      return showError(explain(ack.error, "leave", name), "leave");
+    }
+  }
+  clearError("leave");
+  forget(name);
+  refreshRooms();
 }
 
 async function refreshRooms() {
   const ack = await ask("rooms", {});
-  if (!ack.ok) return showError(ack.error);
-  $("rooms").replaceChildren(...ack.rooms.map((room) => {
-    const li = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = `#${room.name}`;
-    button.addEventListener("click", () => join(room.name));
-    if (room.name === state.room) button.setAttribute("aria-current", "true");
-    const online = document.createElement("span");
-    online.className = "online";
-    online.textContent = `${room.online} online`;
-    li.append(button, online);
-    return li;
-  }));
+  if (!ack.ok) return;
+  state.directory = ack.rooms;
+  renderRooms();
 }
 
-async function join(room) {
-  const since = state.lastId.get(room);
-  const ack = await ask("join", since ? { room, since } : { room });
-  if (!ack.ok) return showError(ack.error);
-  showError(null);
-  if (state.room !== room) {
-    state.room = room;
-    $("messages").replaceChildren();
-    for (const key of [...state.seen]) if (key.startsWith(`${room}:`)) state.seen.delete(key);
-    if (!since) state.lastId.delete(room);
+let roomsRefreshTimer = 0;
+function refreshRoomsSoon() {
+  clearTimeout(roomsRefreshTimer);
+  roomsRefreshTimer = setTimeout(refreshRooms, 300);
+}
+setInterval(() => {
+  if (!document.hidden) refreshRooms();
+}, ROOMS_POLL_MS);
+
+function unreadCount(r) {
+  const mark = readMarks[r.name];
+  if (mark === undefined) return 0;
+  let unread = 0;
+  for (const [id, li] of r.byId) if (id > mark && li.dataset.user !== me) unread += 1;
+  return unread;
+}
+
+function markRead(r, force = false) {
+  if (!force && (document.hidden || r.name !== state.active || !isPinned())) return;
+  r.newBelow = 0;
+  if (r.name === state.active) $("new-messages").hidden = true;
+  if (readMarks[r.name] === r.lastId) return;
+  readMarks[r.name] = r.lastId;
+  save(localStorage, "read", readMarks);
+  renderRooms();
+}
+
+function roomButton(name, joined) {
+  const r = rooms.get(name);
+  const listed = state.directory.find((entry) => entry.name === name);
+  const online = r?.ready ? r.members.length : listed?.online;
+  const unread = joined && name !== state.active ? unreadCount(r) : 0;
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "room-button";
+  button.dataset.room = name;
+  if (name === state.active) button.setAttribute("aria-current", "page");
+  const label = document.createElement("span");
+  label.className = "room-label";
+  label.textContent = `#${name}`;
+  const meta = document.createElement("span");
+  meta.className = "room-meta";
+  if (unread > 0) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = unread > 99 ? "99+" : String(unread);
+    badge.setAttribute("aria-label", `${unread} unread`);
+    meta.append(badge);
   }
-  state.joined.add(room);
-  $("room-name").textContent = `#${ack.room.name}`;
-  $("room-topic").textContent = ack.room.topic;
-  state.members = new Set(ack.members);
-  renderMembers(ack.members);
-  ack.messages.forEach(renderMessage);
-  refreshRooms();
+  if (online !== undefined) {
+    const count = document.createElement("span");
+    count.className = "online";
+    count.textContent = `${online} online`;
+    meta.append(count);
+  }
+  button.append(label, meta);
+  if (listed?.topic) button.title = listed.topic;
+  button.addEventListener("click", () => enter(name));
+  li.append(button);
+  return li;
 }
 
-socket.on("connect", () => {
-  $("connection").textContent = "Connected";
-  $("connection").dataset.state = "connected";
-  for (const room of state.joined) if (room !== state.room) ask("join", { room, since: state.lastId.get(room) || 0 });
-  join(state.room);
-});
-socket.on("disconnect", () => {
-  $("connection").textContent = "Reconnecting…";
-  $("connection").dataset.state = "reconnecting";
-});
-socket.on("connect_error", (err) => {
-  $("connection").textContent = err.message === "unauthorized" ? "Signed out" : "Offline";
-  $("connection").dataset.state = "offline";
-});
-socket.on("message", renderMessage);
-socket.on("presence", ({ room, user, status }) => {
-  if (room !== state.room) return;
-  renderNotice(`${user} ${status === "joined" ? "joined" : "left"}`);
-  if (status === "joined") state.members.add(user);
-  else state.members.delete(user);
-  renderMembers([...state.members].sort());
-  refreshRooms();
-});
-socket.on("typing", ({ room, user, typing }) => {
-  if (room !== state.room) return;
-  clearTimeout(state.typing.get(user));
-  if (typing) state.typing.set(user, setTimeout(() => { state.typing.delete(user); showTyping(); }, 5000));
-  else state.typing.delete(user);
-  showTyping();
-});
-
-function showTyping() {
-  const names = [...state.typing.keys()];
-  $("typing").textContent = names.length === 0 ? "" :
-    names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
+function renderRooms() {
+  const mine = joinedRooms()
+    .map((r) => r.name)
+    .sort();
+  const others = state.directory.map((entry) => entry.name).filter((name) => !rooms.get(name)?.joined);
+  const focused = document.activeElement?.dataset?.room;
+  $("my-rooms").replaceChildren(...mine.map((name) => roomButton(name, true)));
+  $("other-rooms").replaceChildren(...others.map((name) => roomButton(name, false)));
+  $("other-rooms-heading").hidden = others.length === 0;
+  // Re-rendering must not throw a keyboard user's focus back to the page's start.
+  if (focused) document.querySelector(`.room-button[data-room="${CSS.escape(focused)}"]`)?.focus();
+  let total = 0;
+  for (const r of joinedRooms()) total += unreadCount(r);
+  const elsewhere = total - (activeRoom() ? unreadCount(activeRoom()) : 0);
+  $("rooms-unread").hidden = elsewhere === 0;
+  $("rooms-unread").textContent = elsewhere > 99 ? "99+" : String(elsewhere);
+  $("open-rooms").setAttribute("aria-label", elsewhere ? `Rooms, ${elsewhere} unread` : "Rooms");
+  document.title = `${total > 0 ? `(${total}) ` : ""}${state.active ? `#${state.active}` : "Rooms"} · Chat`;
 }
 
+// ---- messages ------------------------------------------------------------------------------
+
+function isPinned() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < PINNED_PX;
+}
+
+function scrollToBottom() {
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
+function hue(name) {
+  let hash = 0;
+  for (const char of name.toLowerCase()) hash = (hash * 31 + char.codePointAt(0)) % 360;
+  return hash;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function avatar(user) {
+  const node = element("span", "avatar", [...user][0].toUpperCase());
+  node.setAttribute("aria-hidden", "true");
+  node.style.setProperty("--hue", hue(user));
+  return node;
+}
+
+function header(user, date, iso) {
+  const meta = element("p", "meta");
+  meta.append(element("span", "author", user));
+  if (user === me) meta.append(element("span", "you", "(you)"));
+  const time = element("time", null, shortTime(date));
+  time.dateTime = iso;
+  time.title = fullTime(date);
+  meta.append(" ", time);
+  return meta;
+}
+
+function messageElement(message) {
+  const date = new Date(message.ts);
+  const li = element("li", message.user === me ? "message mine" : "message");
+  li.dataset.id = message.id;
+  li.dataset.user = message.user;
+  li.dataset.time = date.getTime();
+  const body = element("div", "text");
+  linkify(message.text, body);
+  li.append(avatar(message.user), header(message.user, date, message.ts), body);
+  return li;
+}
+
+// Consecutive messages of one author within a few minutes share one header.
+function regroup(li) {
+  if (!li?.classList.contains("message")) return;
+  const prev = li.previousElementSibling;
+  const continued =
+    prev?.classList.contains("message") &&
+    prev.dataset.user === li.dataset.user &&
+    Math.abs(Number(li.dataset.time) - Number(prev.dataset.time)) < GROUP_GAP_MS;
+  li.classList.toggle("continued", Boolean(continued));
+}
+
+// By id, before unsent messages, after any notice that came in since the previous message.
+function insertInOrder(list, li, id) {
+  let ref = null;
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    if (node.classList.contains("pending") || Number(node.dataset.id || 0) > id) ref = node;
+    else break;
+  }
+  list.insertBefore(li, ref);
+}
+
+function addMessages(r, messages, live) {
+  const showing = r.name === state.active;
+  const pinned = showing && isPinned();
+  let fromOthers = 0;
+  for (const message of messages) {
+    if (r.byId.has(message.id)) continue;
+    if (message.user === me && message.client_id) resolvePending(r.name, message.client_id);
+    const li = messageElement(message);
+    r.byId.set(message.id, li);
+    insertInOrder(r.list, li, message.id);
+    regroup(li);
+    regroup(li.nextElementSibling);
+    r.lastId = Math.max(r.lastId, message.id);
+    r.firstId = r.firstId ? Math.min(r.firstId, message.id) : message.id;
+    if (message.user !== me) {
+      fromOthers += 1;
+      stopShowingTyping(r, message.user);
+      if (live) notify(r, message);
+    }
+  }
+  if (showing) {
+    if (pinned) {
+      scrollToBottom();
+      markRead(r);
+    } else if (fromOthers > 0) {
+      r.newBelow += fromOthers;
+      renderPill(r);
+    }
+    renderHistoryStatus();
+    fillScreen(r);
+  }
+  renderRooms();
+}
+
+function addNotice(r, text) {
+  const pinned = r.name === state.active && isPinned();
+  const li = element("li", "notice");
+  const now = new Date();
+  const time = element("time", null, shortTime(now));
+  time.dateTime = now.toISOString();
+  li.append(element("span", null, text), " ", time);
+  insertInOrder(r.list, li, Number.MAX_SAFE_INTEGER);
+  regroup(li.nextElementSibling);
+  if (pinned) scrollToBottom();
+}
+
+function renderPill(r) {
+  const pill = $("new-messages");
+  pill.hidden = r.newBelow === 0;
+  pill.textContent = `${r.newBelow} new message${r.newBelow === 1 ? "" : "s"} ↓`;
+}
+
+function renderHistoryStatus() {
+  const r = activeRoom();
+  const status = $("history-status");
+  if (!r) status.textContent = "You are not in any room. Pick one from the list or create one.";
+  else if (r.loadingOlder) status.textContent = "Loading older messages…";
+  else if (!r.ready && r.byId.size === 0) status.textContent = "Loading messages…";
+  else if (r.hasMore) status.textContent = "Scroll up for older messages";
+  else if (r.byId.size === 0) status.textContent = `This is the start of #${r.name}. Say hello!`;
+  else status.textContent = `This is the start of #${r.name}.`;
+}
+
+async function loadOlder(r) {
+  if (!r.hasMore || r.loadingOlder || !r.firstId || !socket.connected) return;
+  r.loadingOlder = true;
+  if (r.name === state.active) renderHistoryStatus();
+  const ack = await ask("history", { room: r.name, before: r.firstId, limit: HISTORY_PAGE });
+  r.loadingOlder = false;
+  if (!ack.ok) {
+    if (r.name === state.active) renderHistoryStatus();
+    return showError(explain(ack.error, "history", r.name), "history");
+  }
+  r.hasMore = ack.has_more;
+  const showing = r.name === state.active;
+  const height = scroller.scrollHeight;
+  const top = scroller.scrollTop;
+  const batch = document.createDocumentFragment();
+  for (const message of ack.messages) {
+    if (r.byId.has(message.id)) continue;
+    const li = messageElement(message);
+    r.byId.set(message.id, li);
+    batch.append(li);
+    r.firstId = Math.min(r.firstId, message.id);
+  }
+  const oldFirst = r.list.firstElementChild;
+  r.list.insertBefore(batch, oldFirst);
+  for (const li of r.list.children) {
+    regroup(li);
+    if (li === oldFirst) break;
+  }
+  if (showing) {
+    // Keep the message the reader was looking at where it was.
+    scroller.scrollTop = top + (scroller.scrollHeight - height);
+    renderHistoryStatus();
+    fillScreen(r);
+  }
+}
+
+// A short page has no scroll bar to pull older messages with: fetch until there is one.
+function fillScreen(r) {
+  if (r.hasMore && scroller.scrollHeight <= scroller.clientHeight + NEAR_TOP_PX) loadOlder(r);
+}
+
+scroller.addEventListener(
+  "scroll",
+  () => {
+    const r = activeRoom();
+    if (!r) return;
+    if (isPinned()) markRead(r);
+    if (scroller.scrollTop < NEAR_TOP_PX) loadOlder(r);
+  },
+  { passive: true },
+);
+
+$("new-messages").addEventListener("click", () => {
+  scrollToBottom();
+  const r = activeRoom();
+  if (r) markRead(r);
+  composer.focus();
+});
+
+// ---- notifications in a hidden tab ---------------------------------------------------------
+
+function notify(r, message) {
+  if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+  const note = new Notification(`${message.user} in #${r.name}`, {
+    body: message.text.length > 200 ? `${message.text.slice(0, 200)}…` : message.text,
+    tag: `chat-${r.name}`,
+  });
+  note.addEventListener("click", () => {
+    window.focus();
+    if (rooms.get(r.name)?.joined) show(r.name);
+    note.close();
+  });
+}
+
+function renderNotifyButton() {
+  const button = $("notify");
+  button.hidden = !("Notification" in window) || Notification.permission !== "default";
+}
+$("notify").addEventListener("click", async () => {
+  await Notification.requestPermission();
+  renderNotifyButton();
+});
+
+document.addEventListener("visibilitychange", () => {
+  const r = activeRoom();
+  if (!document.hidden && r) markRead(r);
+  renderRooms();
+});
+
+// ---- members, presence, typing -------------------------------------------------------------
+
+function sortNames(names) {
+  return [...names].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+}
+
+function renderMembers() {
+  const r = activeRoom();
+  const members = r ? r.members : [];
+  $("member-list").replaceChildren(
+    ...members.map((name) => {
+      const li = element("li", "member");
+      li.append(avatar(name), element("span", "member-name", name));
+      if (name === me) li.append(element("span", "you", "(you)"));
+      return li;
+    }),
+  );
+  $("online-count").textContent = String(members.length);
+  $("members-heading").textContent = `Online · ${members.length}`;
+}
+
+socket.on("presence", ({ room: name, user, status }) => {
+  const r = rooms.get(name);
+  if (!r?.joined) return;
+  const present = r.members.includes(user);
+  if (status === "joined" && !present) {
+    r.members = sortNames([...r.members, user]);
+    addNotice(r, `${user} joined #${name}`);
+  } else if (status === "left" && present) {
+    r.members = r.members.filter((member) => member !== user);
+    stopShowingTyping(r, user);
+    addNotice(r, `${user} left #${name}`);
+  }
+  if (name === state.active) renderMembers();
+  renderRooms();
+  refreshRoomsSoon();
+});
+
+socket.on("message", (message) => {
+  const r = rooms.get(message.room);
+  if (r?.joined) addMessages(r, [message], true);
+});
+
+socket.on("typing", ({ room: name, user, typing }) => {
+  const r = rooms.get(name);
+  if (!r?.joined || user === me) return;
+  clearTimeout(r.typing.get(user));
+  if (typing) r.typing.set(user, setTimeout(() => stopShowingTyping(r, user), TYPING_STALE_MS));
+  else r.typing.delete(user);
+  if (name === state.active) renderTyping();
+});
+
+function stopShowingTyping(r, user) {
+  if (!r.typing.has(user)) return;
+  clearTimeout(r.typing.get(user));
+  r.typing.delete(user);
+  if (r.name === state.active) renderTyping();
+}
+
+function renderTyping() {
+  const names = activeRoom() ? sortNames(activeRoom().typing.keys()) : [];
+  let text = "";
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = `${names[0]}, ${names[1]} and ${names.length - 2} more are typing…`;
+  $("typing").textContent = text;
+}
+
+let typingIn = null;
 let typingSentAt = 0;
-$("text").addEventListener("input", () => {
-  const now = Date.now();
-  if (now - typingSentAt > 2000) { typingSentAt = now; socket.emit("typing", { room: state.room, typing: true }); }
-});
-$("text").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("send-form").requestSubmit(); }
-});
-$("send-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const text = $("text").value.trim();
-  if (!text) return;
-  const client_id = crypto.randomUUID();
-  $("text").value = "";
+let typingIdle = 0;
+
+function sendTyping(name, typing) {
+  if (!socket.connected || !rooms.get(name)?.ready) return false;
+  socket.emit("typing", { room: name, typing });
+  return true;
+}
+
+function stopTyping() {
+  clearTimeout(typingIdle);
+  if (typingIn) sendTyping(typingIn, false);
+  typingIn = null;
   typingSentAt = 0;
-  socket.emit("typing", { room: state.room, typing: false });
-  const ack = await ask("message", { room: state.room, text, client_id });
-  if (!ack.ok) { $("text").value = text; return showError(ack.error); }
-  showError(null);
-  renderMessage(ack.message);
+}
+
+function typed() {
+  const r = activeRoom();
+  if (!r || !composer.value.trim()) return stopTyping();
+  const now = Date.now();
+  if ((typingIn !== r.name || now - typingSentAt >= TYPING_REFRESH_MS) && sendTyping(r.name, true)) {
+    if (typingIn && typingIn !== r.name) sendTyping(typingIn, false);
+    typingIn = r.name;
+    typingSentAt = now;
+  }
+  clearTimeout(typingIdle);
+  typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+// ---- sending: an outbox that survives reconnects (and reloads, per tab) --------------------
+
+// Each message keeps its client_id until acknowledged: a retry of a message the server already
+// stored is answered with the original (protocol: `message`), so nothing is posted twice.
+const outbox = load(sessionStorage, "outbox", []).map((item) => ({ ...item, state: "queued" }));
+let pumping = false;
+
+function saveOutbox() {
+  save(
+    sessionStorage,
+    "outbox",
+    outbox.map(({ client_id, room: name, text, createdAt }) => ({ client_id, room: name, text, createdAt })),
+  );
+}
+
+function pendingStatus(item) {
+  if (item.state === "failed") return `Not sent: ${item.reason}`;
+  if (item.state === "sending" || socket.connected) return "Sending…";
+  return "Waiting for the connection…";
+}
+
+function renderPendingStatus(item) {
+  if (!item.li) return;
+  item.li.classList.toggle("failed", item.state === "failed");
+  item.li.querySelector(".status").textContent = pendingStatus(item);
+  item.li.querySelector(".actions").hidden = item.state !== "failed";
+}
+
+function pendingElement(item) {
+  const date = new Date(item.createdAt);
+  const li = element("li", "message mine pending");
+  li.dataset.user = me;
+  li.dataset.time = item.createdAt;
+  const meta = header(me, date, date.toISOString());
+  const body = element("div", "text");
+  linkify(item.text, body);
+  const actions = element("p", "actions");
+  const retry = element("button", "secondary", "Retry");
+  retry.type = "button";
+  retry.addEventListener("click", () => {
+    item.state = "queued";
+    renderPendingStatus(item);
+    pump();
+  });
+  const discard = element("button", "link", "Discard");
+  discard.type = "button";
+  discard.addEventListener("click", () => dropPending(item));
+  actions.append(retry, " ", discard);
+  li.append(avatar(me), meta, body, element("p", "status"), actions);
+  return li;
+}
+
+function showPending(item) {
+  const r = room(item.room);
+  item.li = pendingElement(item);
+  r.list.append(item.li);
+  regroup(item.li);
+  renderPendingStatus(item);
+  if (r.name === state.active) scrollToBottom();
+}
+
+function dropPending(item) {
+  const index = outbox.indexOf(item);
+  if (index >= 0) outbox.splice(index, 1);
+  const next = item.li?.nextElementSibling;
+  item.li?.remove();
+  regroup(next);
+  saveOutbox();
+}
+
+function resolvePending(name, clientId) {
+  const item = outbox.find((i) => i.room === name && i.client_id === clientId);
+  if (item) dropPending(item);
+}
+
+function queueMessage(name, text) {
+  const item = { client_id: newClientId(), room: name, text, createdAt: Date.now(), state: "queued" };
+  outbox.push(item);
+  saveOutbox();
+  showPending(item);
+  pump();
+}
+
+function retryLater(ms) {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = setTimeout(pump, ms);
+}
+
+// One message at a time, in the order typed: the server may handle concurrent events in any order.
+async function pump() {
+  if (pumping) return;
+  pumping = true;
+  try {
+    while (socket.connected && Date.now() >= state.sendPausedUntil) {
+      const item = outbox.find((i) => i.state === "queued" && rooms.get(i.room)?.ready);
+      if (!item) break;
+      item.state = "sending";
+      renderPendingStatus(item);
+      const ack = await ask("message", { room: item.room, text: item.text, client_id: item.client_id });
+      if (ack.ok) {
+        clearError("send");
+        addMessages(room(item.room), [ack.message], false);
+        continue;
+      }
+      // An ack lost to a dropped connection is retried after the reconnect, not reported.
+      const code = socket.connected ? ack.error?.code : "offline";
+      if (["offline", "timeout", "internal", "rate_limited"].includes(code)) {
+        item.state = "queued";
+        renderPendingStatus(item);
+        if (code === "offline") break;
+        const wait = code === "rate_limited" ? seconds(ack.error.retry_after) * 1000 : RETRY_MS;
+        state.sendPausedUntil = Date.now() + wait;
+        showError(explain(ack.error, "send", item.room), "send");
+        retryLater(wait);
+        break;
+      }
+      if (code === "not_in_room") {
+        // The server forgot this connection's room (a restart mid-send): join, then resend.
+        item.state = "queued";
+        rooms.get(item.room).ready = false;
+        if (await joinRoom(item.room)) continue;
+        break;
+      }
+      item.state = "failed";
+      item.reason = explain(ack.error, "send", item.room);
+      renderPendingStatus(item);
+      if (code === "unauthorized") break;
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+window.addEventListener("beforeunload", (event) => {
+  if (outbox.some((item) => item.state !== "failed")) event.preventDefault();
 });
+
+// ---- the view ------------------------------------------------------------------------------
+
+function renderRoom() {
+  const r = activeRoom();
+  $("room-name").textContent = r ? `#${r.name}` : "No room";
+  $("room-topic").textContent = r?.topic ?? "";
+  $("room-topic").hidden = !r?.topic;
+  $("leave").hidden = !r;
+  scroller.setAttribute("aria-label", r ? `Messages in #${r.name}` : "Messages");
+  renderMembers();
+  renderTyping();
+  renderHistoryStatus();
+  renderComposer();
+}
+
+function renderComposer() {
+  const r = activeRoom();
+  composer.disabled = !r;
+  $("send-form").querySelector("button").disabled = !r;
+  if (!r) composer.placeholder = "Join a room to chat";
+  else if (socket.connected) composer.placeholder = `Message #${r.name}`;
+  else composer.placeholder = `Message #${r.name} (sent when the connection returns)`;
+}
+
+function show(name) {
+  const previous = activeRoom();
+  if (previous) {
+    previous.scrollTop = isPinned() ? null : scroller.scrollTop;
+    previous.draft = composer.value;
+  }
+  if (previous?.name !== name) stopTyping();
+  state.active = name;
+  const r = activeRoom();
+  scroller.replaceChildren($("history-status"), ...(r ? [r.list] : []));
+  composer.value = r?.draft ?? "";
+  autosize();
+  renderRoom();
+  renderRooms();
+  if (r) {
+    if (r.scrollTop === null) scrollToBottom();
+    else scroller.scrollTop = r.scrollTop;
+    renderPill(r);
+    markRead(r);
+    fillScreen(r);
+  } else {
+    $("new-messages").hidden = true;
+  }
+  closeDrawers();
+}
+
+function showError(text, source, extra) {
+  state.errorSource = source;
+  $("error-text").replaceChildren(text, ...(extra ? [extra] : []));
+  $("error").hidden = false;
+}
+
+function clearError(source) {
+  if (source && state.errorSource !== source) return;
+  state.errorSource = null;
+  $("error").hidden = true;
+}
+$("error-close").addEventListener("click", () => clearError());
+
+function autosize() {
+  composer.style.height = "auto";
+  composer.style.height = `${Math.min(composer.scrollHeight + 2, 160)}px`;
+}
+
+composer.addEventListener("input", () => {
+  autosize();
+  typed();
+});
+composer.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;
+  event.preventDefault();
+  $("send-form").requestSubmit();
+});
+$("send-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const r = activeRoom();
+  const text = composer.value.trim();
+  if (!r || !text) return;
+  stopTyping();
+  composer.value = "";
+  r.draft = "";
+  autosize();
+  queueMessage(r.name, text);
+  scrollToBottom();
+});
+
 $("join-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  join($("join-name").value.trim().toLowerCase());
-  $("join-name").value = "";
+  const input = $("join-name");
+  const name = roomName(input.value);
+  const error = $("join-error");
+  if (!name) {
+    error.textContent = explain({ code: "invalid" }, "join");
+    error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    return;
+  }
+  error.hidden = true;
+  input.removeAttribute("aria-invalid");
+  input.value = "";
+  enter(name);
+  composer.focus();
 });
-$("leave").addEventListener("click", async () => {
-  const ack = await ask("leave", { room: state.room });
-  if (!ack.ok) return showError(ack.error);
-  state.joined.delete(state.room);
-  join("general");
+
+$("leave").addEventListener("click", () => state.active && leave(state.active));
+
+// ---- phone drawers -------------------------------------------------------------------------
+
+const drawerButtons = { sidebar: $("open-rooms"), members: $("open-members") };
+
+function openDrawer(id) {
+  document.body.dataset.drawer = id;
+  $("backdrop").hidden = false;
+  drawerButtons[id].setAttribute("aria-expanded", "true");
+  $(id).querySelector("button, input, a")?.focus();
+}
+
+function closeDrawers() {
+  const open = document.body.dataset.drawer;
+  if (!open) return;
+  delete document.body.dataset.drawer;
+  $("backdrop").hidden = true;
+  drawerButtons[open].setAttribute("aria-expanded", "false");
+  if ($(open).contains(document.activeElement)) drawerButtons[open].focus();
+}
+
+for (const [id, button] of Object.entries(drawerButtons)) {
+  button.addEventListener("click", () =>
+    document.body.dataset.drawer === id ? closeDrawers() : openDrawer(id),
+  );
+}
+$("backdrop").addEventListener("click", closeDrawers);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeDrawers();
 });
+
+// ---- start ---------------------------------------------------------------------------------
+
+for (const name of new Set([GENERAL, ...load(localStorage, "rooms", [])])) {
+  if (roomName(name) === name) room(name).joined = true;
+}
+for (const item of outbox) {
+  room(item.room).joined = true;
+  showPending(item);
+}
+renderNotifyButton();
+show(GENERAL);
+socket.connect();

@@ -1,0 +1,120 @@
+// Pure helpers for the chat page: user text to DOM nodes, local times, errors in plain words.
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const PUBLIC_ROOM = /^[a-z0-9_-]{1,64}$/;
+
+function count(text, char) {
+  return text.split(char).length - 1;
+}
+
+// Sentence punctuation after a link belongs to the sentence, and a ")" closes the sentence's
+// own parenthesis unless the link opened one (as Wikipedia links do).
+function trimLink(url) {
+  let end = url.length;
+  while (end > 0) {
+    const char = url[end - 1];
+    const head = url.slice(0, end);
+    if (".,!?;:'\"*".includes(char)) end -= 1;
+    else if (char === ")" && count(head, "(") < count(head, ")")) end -= 1;
+    else break;
+  }
+  return url.slice(0, end);
+}
+
+function safeHref(candidate) {
+  try {
+    const url = new URL(candidate);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Append `text` to `into` as text nodes, with http(s) links as <a>: never parsed as HTML. */
+export function linkify(text, into) {
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const link = trimLink(match[0]);
+    const href = safeHref(link);
+    if (!href) continue;
+    into.append(document.createTextNode(text.slice(last, match.index)));
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = link;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    into.append(a);
+    last = match.index + link.length;
+  }
+  into.append(document.createTextNode(text.slice(last)));
+}
+
+/** "14:05" today, "3 Nov, 14:05" earlier this year, with the year before that; local time. */
+export function shortTime(date, now = new Date()) {
+  const options = { hour: "numeric", minute: "2-digit" };
+  if (date.toDateString() !== now.toDateString()) {
+    options.month = "short";
+    options.day = "numeric";
+    if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  }
+  return date.toLocaleString([], options);
+}
+
+export function fullTime(date) {
+  return date.toLocaleString([], { dateStyle: "full", timeStyle: "short" });
+}
+
+/** A room name as typed ("#Team-42 ") in protocol form ("team-42"), or null if it can't be one. */
+export function roomName(typed) {
+  const name = typed.trim().replace(/^#/, "").toLowerCase();
+  return PUBLIC_ROOM.test(name) ? name : null;
+}
+
+/** A UUID v4; crypto.randomUUID exists only on https and localhost pages. */
+export function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function seconds(value) {
+  return Math.max(1, Math.ceil(Number(value) || 1));
+}
+
+/** An error ack (docs/protocol.md) in words a person understands; `action` is what failed. */
+export function explain(error, action, room) {
+  const where = room ? `#${room}` : "that room";
+  switch (error?.code) {
+    case "rate_limited":
+      return action === "send"
+        ? `You are sending too fast, trying again in ${seconds(error.retry_after)} s.`
+        : `Too many requests, try again in ${seconds(error.retry_after)} s.`;
+    case "too_large":
+      return "That message is too long: the limit is 4000 characters.";
+    case "invalid":
+      if (action === "join") return "Room names are 1-64 lowercase letters, digits, '-' or '_'.";
+      if (action === "send") return "That message can't be sent: it is empty or has characters that are not allowed.";
+      return "The server did not understand that request.";
+    case "forbidden":
+      return `${where} is a private room.`;
+    case "not_found":
+      return `There is no room named ${where}.`;
+    case "not_in_room":
+      return `You are not in ${where} any more: join it again to send.`;
+    case "unauthorized":
+      return "Your session has ended. Please sign in again.";
+    case "internal":
+      return action === "send"
+        ? "The server had a problem and did not store the message; trying again shortly."
+        : "The server had a problem; please try again.";
+    case "timeout":
+      return "The server is not answering; trying again.";
+    case "offline":
+      return "You are offline; this will work again when the connection returns.";
+    default:
+      return "Something went wrong; please try again.";
+  }
+}

@@ -1,0 +1,1 @@
+"""Browser tests: the chat page in Debian's Chromium, driven by Playwright."""

@@ -1,0 +1,98 @@
+"""Browser fixtures: Debian's Chromium under Playwright, one live server per module, users."""
+
+import os
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from tests.browser.chromium import CHROMIUM, LAUNCH_ARGS
+from tests.live import LiveServer
+
+PASSWORD = "correct horse battery"
+DESKTOP = {"width": 1280, "height": 800}
+TIMEOUT_MS = 10_000
+
+
+def _missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium) as root"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed: pip install -e '.[test]'"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = _missing()
+    if reason:
+        # CI must exercise the page: a missing browser there is a failure, not a skip.
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def live(browser, request, tmp_path_factory):
+    """A real server for the whole module; a module sets SERVER_ENV to change its config."""
+    folder = tmp_path_factory.mktemp("browser")
+    # Cheap password hashes keep sign-ins quick (the default, scrypt, takes ~0.2 s each).
+    env = {
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        **getattr(request.module, "SERVER_ENV", {}),
+    }
+    server = LiveServer(f"sqlite:///{folder / 'chat.db'}", folder / "server.log", **env).start()
+    yield server
+    server.stop()
+
+
+def register(server: LiveServer, username: str) -> None:
+    credentials = {"username": username, "password": PASSWORD}
+    response = requests.post(f"{server.url}/api/users", json=credentials, timeout=5)
+    assert response.status_code in (201, 409), response.text
+
+
+@pytest.fixture
+def open_chat(browser, live) -> Callable:
+    """Sign `username` in (registering it first) in a fresh browser context; returns the page.
+
+    `setup(context)` runs before the page loads (to route its WebSocket); every page records
+    the JavaScript dialogs it was asked to show in `page.dialogs`.
+    """
+    contexts = []
+
+    def open_page(username: str, setup: Callable | None = None, **options):
+        register(live, username)
+        context = browser.new_context(viewport=DESKTOP, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        if setup:
+            setup(context)
+        page = context.new_page()
+        page.dialogs = []
+
+        def on_dialog(dialog):
+            page.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.goto(f"{live.url}/auth/login")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.locator("#connection[data-state=connected]").wait_for()
+        page.locator("#my-rooms .room-button[data-room=general]").wait_for()
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -1,0 +1,56 @@
+"""What a person does on the chat page, and what they see there, for the browser tests."""
+
+import time
+
+import socketio
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PASSWORD
+
+
+def send(page: Page, text: str) -> None:
+    """Type a message and press Enter, as a person does."""
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_label("Message", exact=True).press("Enter")
+
+
+def join(page: Page, typed: str, room: str | None = None) -> None:
+    """Join a room by typing its name (`room`: the name it should become) and pressing Enter."""
+    page.get_by_label("Join or create a room").fill(typed)
+    page.get_by_label("Join or create a room").press("Enter")
+    expect(page.locator("#room-name")).to_have_text(f"#{room or typed}")
+    expect(page.locator("#history-status")).not_to_have_text("Loading messages…")
+
+
+def texts(page: Page) -> list[str]:
+    """The texts of the sent messages on screen, top to bottom."""
+    return page.locator("#scroller .message:not(.pending) .text").all_inner_texts()
+
+
+def message(page: Page, text: str):
+    return page.locator("#scroller .message").filter(has=page.locator(".text", has_text=text))
+
+
+def bot(server, username: str) -> socketio.SimpleClient:
+    """Another kind of client: python-socketio with an API token, over WebSocket."""
+    client = socketio.SimpleClient()
+    client.connect(
+        server.url,
+        auth={"token": server.token(username, PASSWORD)},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return client
+
+
+def wait_for_event(client: socketio.SimpleClient, name: str, match, timeout: float = 10.0):
+    """The first `name` event whose payload satisfies `match`, skipping others; bounded."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event, payload = client.receive(timeout=left)
+        except socketio.exceptions.TimeoutError:
+            break
+        if event == name and match(payload):
+            return payload
+    raise AssertionError(f"no matching {name!r} event in {timeout} s")
