@@ -1,11 +1,11 @@
 """Shapes of client->server Socket.IO payloads (protocol v1), checked before the domain runs."""
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .domain.errors import INVALID, ChatError
-from .domain.rules import MAX_CLIENT_ID_LENGTH
+from .domain.rules import MAX_CLIENT_ID_LENGTH, check_client_id
 
 # Ids travel as JSON numbers; beyond 2**53 JavaScript clients cannot hold them exactly.
 MAX_ID = 2**53
@@ -29,10 +29,22 @@ class LeavePayload(Payload):
     room: str
 
 
+def _client_id_rule(value: str | None) -> str | None:
+    # a malformed client_id is a malformed payload: refused before any rule about the text
+    try:
+        return check_client_id(value)
+    except ChatError as error:
+        raise ValueError(error.message) from None
+
+
 class MessagePayload(Payload):
     room: str
     text: str
-    client_id: str | None = Field(default=None, min_length=1, max_length=MAX_CLIENT_ID_LENGTH)
+    client_id: Annotated[
+        str | None,
+        Field(default=None, min_length=1, max_length=MAX_CLIENT_ID_LENGTH),
+        AfterValidator(_client_id_rule),
+    ] = None
 
 
 class TypingPayload(Payload):
