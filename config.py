@@ -52,6 +52,8 @@ class Config:
     TYPING_BURST = _env_int("TYPING_BURST", 10)
     # Refusals a user may ignore (refilled at 1/s) before the flooding connection is closed.
     FLOOD_STRIKES = _env_int("FLOOD_STRIKES", 20)
+    # Seconds a disconnected stranger-chat user has to come back before the partner is told.
+    PAIR_GRACE_SECONDS = _env_float("PAIR_GRACE_SECONDS", 10.0)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -91,6 +93,7 @@ class TestingConfig(Config):
     TYPING_RATE = 5.0
     TYPING_BURST = 10
     FLOOD_STRIKES = 20
+    PAIR_GRACE_SECONDS = 10.0
 
 
 class ProductionConfig(Config):

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from flask import Flask
 from flask_socketio import SocketIO
 
 from .domain.models import Message
@@ -33,7 +34,27 @@ class SocketIOBroadcaster:
     def typing(self, room: str, user: str, typing: bool, skip_sids: Iterable[str]) -> None:
         self._emit("typing", {"room": room, "user": user, "typing": typing}, room, skip_sids)
 
+    def notify(self, sids: Iterable[str], event: str, data: dict) -> None:
+        for sid in sids:
+            self.socketio.emit(event, data, to=sid, namespace=NAMESPACE)
+
     def _emit(self, event: str, data: dict, room: str, skip_sids: Iterable[str]) -> None:
         self.socketio.emit(
             event, data, to=channel(room), namespace=NAMESPACE, skip_sid=list(skip_sids) or None
         )
+
+
+class SocketIOScheduler:
+    """Runs a domain callback later on a Socket.IO background task, inside the app context."""
+
+    def __init__(self, socketio: SocketIO, app: Flask):
+        self.socketio = socketio
+        self.app = app
+
+    def call_later(self, delay: float, fn, *args) -> None:
+        def run() -> None:
+            self.socketio.sleep(delay)
+            with self.app.app_context():
+                fn(*args)
+
+        self.socketio.start_background_task(run)

@@ -13,13 +13,14 @@ from .domain.errors import INTERNAL, INVALID, ChatError
 from .domain.models import Identity
 from .extensions import db, socketio
 from .payloads import (
+    EmptyPayload,
     HistoryPayload,
     JoinPayload,
     LeavePayload,
     MessagePayload,
     Payload,
-    RoomsPayload,
     TypingPayload,
+    UserPayload,
     parse,
 )
 
@@ -105,8 +106,8 @@ def on_unknown(event, *args):
     return error_ack(ChatError(INVALID, f"Unknown event {event!r}."))
 
 
-@handles("rooms", RoomsPayload)
-def on_rooms(sid: str, payload: RoomsPayload) -> dict:
+@handles("rooms", EmptyPayload)
+def on_rooms(sid: str, payload: EmptyPayload) -> dict:
     """Any client lists the public rooms; nothing is broadcast."""
     return {"rooms": chat().rooms(sid)}
 
@@ -120,7 +121,7 @@ def on_join(sid: str, payload: JoinPayload) -> dict:
         service.locks.holding()
     result = service.join(sid, payload.room, payload.since)
     return {
-        "room": result.room.summary(),
+        "room": service.summary(result.room, service.identity(sid)),
         "members": result.members,
         "messages": [message.to_dict() for message in result.messages],
         "has_more": result.has_more,
@@ -153,3 +154,44 @@ def on_history(sid: str, payload: HistoryPayload) -> dict:
     """Any client pages back through a room's messages; nothing is broadcast."""
     messages, has_more = chat().history(sid, payload.room, payload.before, payload.limit)
     return {"messages": [message.to_dict() for message in messages], "has_more": has_more}
+
+
+@handles("dm", UserPayload)
+def on_dm(sid: str, payload: UserPayload) -> dict:
+    """A client opens a direct-message room and joins it; the other user gets `dm_opened`."""
+    service = chat()
+    result = service.direct(sid, payload.user)
+    return {
+        "room": service.summary(result.room, service.identity(sid)),
+        "members": result.members,
+        "messages": [message.to_dict() for message in result.messages],
+        "has_more": result.has_more,
+    }
+
+
+@handles("find_partner", EmptyPayload)
+def on_find_partner(sid: str, payload: EmptyPayload) -> dict:
+    """A client asks for a stranger; when matched both get `partner_found` (a partner left by
+    "Next" gets `partner_left`)."""
+    return chat().find_partner(sid)
+
+
+@handles("leave_partner", EmptyPayload)
+def on_leave_partner(sid: str, payload: EmptyPayload) -> dict:
+    """A client stops waiting or ends its pair; the partner gets `partner_left`."""
+    chat().leave_partner(sid)
+    return {}
+
+
+@handles("block", UserPayload)
+def on_block(sid: str, payload: UserPayload) -> dict:
+    """A client blocks a user; a current stranger pair with them ends (`partner_left`)."""
+    chat().block(sid, payload.user)
+    return {}
+
+
+@handles("unblock", UserPayload)
+def on_unblock(sid: str, payload: UserPayload) -> dict:
+    """A client lifts a block; nothing is broadcast."""
+    chat().unblock(sid, payload.user)
+    return {}

@@ -21,7 +21,12 @@ from .sockets import (
     tune_websockets,
 )
 from .storage.engine import default_sqlite_url, normalise_database_url
-from .storage.memory import MemoryPresenceStore, MemoryRateLimiter, StripedRoomLocks
+from .storage.memory import (
+    MemoryPairStore,
+    MemoryPresenceStore,
+    MemoryRateLimiter,
+    StripedRoomLocks,
+)
 from .storage.sql import SqlAccountRepository, SqlChatRepository
 from .tokens import TokenSigner
 
@@ -68,7 +73,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     room_locks = StripedRoomLocks()
     release_held_locks_after_ack(socketio.server, room_locks)
 
-    from .broadcast import SocketIOBroadcaster
+    from .broadcast import SocketIOBroadcaster, SocketIOScheduler
 
     app.extensions["accounts"] = AccountService(
         SqlAccountRepository(db.session), WerkzeugHasher(app.config["PASSWORD_HASH_METHOD"])
@@ -88,7 +93,10 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
             typing_rate=app.config["TYPING_RATE"],
             typing_burst=app.config["TYPING_BURST"],
             flood_strikes=app.config["FLOOD_STRIKES"],
+            pair_grace_seconds=app.config["PAIR_GRACE_SECONDS"],
         ),
+        pairs=MemoryPairStore(),
+        scheduler=SocketIOScheduler(socketio, app),
     )
 
     from . import api, auth, cli, main

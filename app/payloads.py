@@ -16,8 +16,8 @@ class Payload(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-class RoomsPayload(Payload):
-    pass
+class EmptyPayload(Payload):
+    """rooms, find_partner and leave_partner take `{}`."""
 
 
 class JoinPayload(Payload):
@@ -50,6 +50,12 @@ class MessagePayload(Payload):
 class TypingPayload(Payload):
     room: str
     typing: bool
+
+
+class UserPayload(Payload):
+    """dm, block and unblock name another user."""
+
+    user: str
 
 
 class HistoryPayload(Payload):

@@ -171,7 +171,13 @@ def test_rooms_lists_the_seeded_general_room(connect):
     assert ack == {
         "ok": True,
         "rooms": [
-            {"name": "general", "topic": GENERAL_TOPIC, "online": 0, "last_message_id": None}
+            {
+                "name": "general",
+                "topic": GENERAL_TOPIC,
+                "online": 0,
+                "last_message_id": None,
+                "kind": "public",
+            }
         ],
     }
 
@@ -192,10 +198,16 @@ def test_rooms_sorted_with_online_counts_and_last_ids(connect):
     ack = ok(call(alice1, "rooms", {}))
     assert [room["name"] for room in ack["rooms"]] == ["alpha", "general", "m-1", "zeta"]
     assert ack["rooms"] == [
-        {"name": "alpha", "topic": "", "online": 1, "last_message_id": 2},
-        {"name": "general", "topic": GENERAL_TOPIC, "online": 2, "last_message_id": 1},
-        {"name": "m-1", "topic": "", "online": 1, "last_message_id": None},
-        {"name": "zeta", "topic": "", "online": 1, "last_message_id": None},
+        {"name": "alpha", "topic": "", "online": 1, "last_message_id": 2, "kind": "public"},
+        {
+            "name": "general",
+            "topic": GENERAL_TOPIC,
+            "online": 2,
+            "last_message_id": 1,
+            "kind": "public",
+        },
+        {"name": "m-1", "topic": "", "online": 1, "last_message_id": None, "kind": "public"},
+        {"name": "zeta", "topic": "", "online": 1, "last_message_id": None, "kind": "public"},
     ]
 
     # Two tabs of alice are one user: leaving with one tab keeps her online.
@@ -235,7 +247,7 @@ def test_join_general_ack_shape(connect):
     ack = join(alice)
     assert ack == {
         "ok": True,
-        "room": {"name": "general", "topic": GENERAL_TOPIC},
+        "room": {"name": "general", "topic": GENERAL_TOPIC, "kind": "public"},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -251,7 +263,7 @@ def test_join_creates_a_public_room(connect):
     ack = join(alice, "team-42")
     assert ack == {
         "ok": True,
-        "room": {"name": "team-42", "topic": ""},
+        "room": {"name": "team-42", "topic": "", "kind": "public"},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -261,6 +273,7 @@ def test_join_creates_a_public_room(connect):
         "topic": "",
         "online": 1,
         "last_message_id": None,
+        "kind": "public",
     }
 
 
@@ -268,7 +281,7 @@ def test_join_creates_a_public_room(connect):
 def test_join_accepts_valid_public_names(connect, room):
     alice = connect("alice")
     ack = join(alice, room)
-    assert ack["room"] == {"name": room, "topic": ""}
+    assert ack["room"] == {"name": room, "topic": "", "kind": "public"}
     assert room in room_list(alice)
 
 
@@ -597,7 +610,8 @@ def test_private_room_forbidden_to_non_members(private_room):
     carol = private_room.carol
     assert_error(call(carol, "join", {"room": private_room.name}), "forbidden")
     assert_error(call(carol, "history", {"room": private_room.name}), "forbidden")
-    assert_error(call(carol, "message", {"room": private_room.name, "text": "x"}), "not_in_room")
+    assert_error(call(carol, "message", {"room": private_room.name, "text": "x"}), "forbidden")
+    assert_error(call(carol, "typing", {"room": private_room.name, "typing": True}), "forbidden")
     assert_still_works(carol)
 
 
@@ -621,7 +635,7 @@ def test_private_room_members_can_use_it(private_room):
     ack = join(alice, room)
     assert ack == {
         "ok": True,
-        "room": {"name": room, "topic": ""},
+        "room": {"name": room, "topic": "", "kind": "dm", "with": "bob"},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -637,11 +651,19 @@ def test_private_room_members_can_use_it(private_room):
     assert events(carol) == []
 
 
-def test_private_rooms_are_not_listed(private_room):
-    alice = private_room.alice
+def test_private_rooms_are_listed_to_their_members_only(private_room):
+    alice, carol = private_room.alice, private_room.carol
     join(alice, private_room.name)
     say(alice, "hidden", room=private_room.name)
-    assert list(room_list(alice)) == ["general"]
+    assert list(room_list(carol)) == ["general"]
+    assert room_list(alice)[private_room.name] == {
+        "name": private_room.name,
+        "topic": "",
+        "online": 1,
+        "last_message_id": 1,
+        "kind": "dm",
+        "with": "bob",
+    }
 
 
 # -- validation: invalid ---------------------------------------------------------------------

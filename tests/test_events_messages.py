@@ -521,7 +521,11 @@ def test_history_of_a_missing_public_room_is_not_found(connect):
     assert_error(call(alice, "history", {"room": "no-such-room"}), "not_found")
     assert "no-such-room" not in room_list(alice)  # reading does not create it
     assert_still_works(alice)
-    assert join(alice, "no-such-room")["room"] == {"name": "no-such-room", "topic": ""}
+    assert join(alice, "no-such-room")["room"] == {
+        "name": "no-such-room",
+        "topic": "",
+        "kind": "public",
+    }
     assert ok(call(alice, "history", {"room": "no-such-room"}))["messages"] == []
 
 

@@ -56,14 +56,21 @@ PUBLIC_ROOM = re.compile(r"[a-z0-9_-]{1,64}")
 PRIVATE_ROOM = re.compile(r"(dm|pair):[a-z0-9_.:-]{1,64}")
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
-ROOM_KEYS = {"name", "topic", "online", "last_message_id"}
+ROOM_KEYS = {"name", "topic", "online", "last_message_id", "kind"}
 # The error codes each event may answer with (docs/protocol.md); `internal` is never wanted.
 DOCUMENTED_ERRORS = {
     "rooms": {"invalid", "unauthorized"},
     "join": {"invalid", "forbidden", "unauthorized"},
     "leave": {"invalid", "not_in_room", "unauthorized"},
-    "message": {"invalid", "too_large", "not_in_room", "rate_limited", "unauthorized"},
-    "typing": {"invalid", "not_in_room", "rate_limited", "unauthorized"},
+    "message": {
+        "invalid",
+        "too_large",
+        "forbidden",
+        "not_in_room",
+        "rate_limited",
+        "unauthorized",
+    },
+    "typing": {"invalid", "forbidden", "not_in_room", "rate_limited", "unauthorized"},
     "history": {"invalid", "not_found", "forbidden", "unauthorized"},
 }
 UNKNOWN_ERRORS = {"invalid"}
@@ -487,13 +494,17 @@ def allowed_outcomes(event, args: tuple, joined: set[str], existing: set[str], m
             outcomes = {"forbidden"}
         else:
             outcomes = {OK} if room in existing else {"not_found"}
+    elif event == "typing" and is_private(room):
+        outcomes = {"forbidden"}  # the fuzzer is a member of no private room
     elif event in ("leave", "typing"):
         outcomes = {OK} if room in joined else {"not_in_room"}
     else:  # message: the event's own rules, in an order the protocol leaves open
         errors = text_errors(data["text"])
         client_id = data.get("client_id")
         retry = client_id is not None and (room, FUZZER, client_id) in model.by_client_id
-        if room not in joined:
+        if is_private(room):
+            errors.add("forbidden")
+        elif room not in joined:
             errors.add("not_in_room")
         # a retry's text is not compared; refusing a broken one is fair as well
         outcomes = errors | {OK} if retry else errors or {OK}
@@ -730,7 +741,7 @@ class Harness:
                 )
         elif event == "join":
             assert set(ack) == {"ok", "room", "members", "messages", "has_more"}, ack
-            assert set(ack["room"]) == {"name", "topic"}, ack
+            assert set(ack["room"]) == {"name", "topic", "kind"}, ack
             assert ack["room"]["name"] == room, ack
             assert isinstance(ack["room"]["topic"], str), ack
             members = sorted(

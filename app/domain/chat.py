@@ -2,14 +2,31 @@
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import rules
-from .errors import NOT_FOUND, NOT_IN_ROOM, RATE_LIMITED, UNAUTHORIZED, ChatError
-from .models import Identity, Message, Room, utc_now
-from .ports import Broadcaster, ChatRepository, PresenceStore, RateLimiter, RoomLocks
+from .errors import (
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    NOT_IN_ROOM,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    ChatError,
+)
+from .models import Identity, Message, Room, Seat, utc_now
+from .ports import (
+    Broadcaster,
+    ChatRepository,
+    PairStore,
+    PresenceStore,
+    RateLimiter,
+    RoomLocks,
+    Scheduler,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +49,8 @@ class Limits:
     # Refusals a user may ignore (refilled at 1/s) before their flooding connection is closed.
     flood_strikes: int = 20
     idempotency_window: timedelta = timedelta(hours=24)
+    # How long a paired stranger may be disconnected before the partner is told they left.
+    pair_grace_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +73,8 @@ class ChatService:
         limiter: RateLimiter,
         limits: Limits | None = None,
         *,
+        pairs: PairStore,
+        scheduler: Scheduler,
         clock: Callable[[], datetime] = utc_now,
         wall_clock: Callable[[], float] = time.time,
     ):
@@ -63,6 +84,8 @@ class ChatService:
         self.locks = locks
         self.limiter = limiter
         self.limits = limits or Limits()
+        self.pairs = pairs
+        self.scheduler = scheduler
         self.clock = clock
         self.wall_clock = wall_clock
 
@@ -79,6 +102,15 @@ class ChatService:
             self.broadcaster.unsubscribe(sid, room)
             if user_left:
                 self.broadcaster.presence(room, identity.username, LEFT, ())
+        self.pairs.leave_queue(identity.user_id, sid)
+        pairing = self.pairs.pairing_of(identity.user_id)
+        if pairing is not None and not self._present(identity.user_id, pairing.room):
+            self.scheduler.call_later(
+                self.limits.pair_grace_seconds,
+                self._end_pair_if_gone,
+                identity.user_id,
+                pairing.room,
+            )
 
     def identity(self, sid: str) -> Identity:
         identity = self.presence.identity(sid)
@@ -91,16 +123,28 @@ class ChatService:
     # -- rooms ---------------------------------------------------------------------------
 
     def rooms(self, sid: str) -> list[dict]:
-        self.identity(sid)
+        identity = self.identity(sid)
+        listed = [(room, None) for room in self.repository.list_public_rooms()]
+        listed += self.repository.direct_rooms_of(identity.user_id)
         return [
             {
                 "name": room.name,
                 "topic": room.topic,
                 "online": self.presence.online_count(room.name),
                 "last_message_id": room.last_message_id,
+                "kind": room.kind,
+                **({"with": other} if other else {}),
             }
-            for room in self.repository.list_public_rooms()
+            for room, other in listed
         ]
+
+    def summary(self, room: Room, identity: Identity) -> dict:
+        """A room as `identity` sees it: private rooms also name the other member."""
+        summary = {"name": room.name, "topic": room.topic, "kind": room.kind}
+        if room.private:
+            other = self.repository.other_member(room, identity.user_id)
+            summary["with"] = other[1] if other else None
+        return summary
 
     def join(self, sid: str, room_name: str, since: int | None = None) -> JoinResult:
         identity = self.identity(sid)
@@ -134,10 +178,13 @@ class ChatService:
         room_name = rules.check_room_name(room_name)
         text = rules.check_text(text)
         client_id = rules.check_client_id(client_id)
+        self._require_private_member(identity, room_name)
         self._require_in_room(sid, room_name)
         room = self.repository.get_room(room_name)
         if room is None:  # deleted while the connection sat in it
             raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
+        if room.private:
+            self._check_private_post(identity, room)
         now = self.clock()
         try:
             self._throttle(
@@ -174,6 +221,7 @@ class ChatService:
     def typing(self, sid: str, room_name: str, typing: bool) -> None:
         identity = self.identity(sid)
         room_name = rules.check_room_name(room_name)
+        self._require_private_member(identity, room_name)
         self._require_in_room(sid, room_name)
         self._throttle(
             f"typing:{identity.user_id}",
@@ -195,6 +243,99 @@ class ChatService:
             return self.repository.latest(room, limit)
         return self.repository.before(room, before, limit)
 
+    # -- direct messages and stranger chat ----------------------------------------------
+
+    def direct(self, sid: str, username: str) -> JoinResult:
+        """Open (or reopen) the DM room with `username`, join it, tell their connections."""
+        identity = self.identity(sid)
+        other_id, other_name = self._other_user(identity, username)
+        if other_id in self.repository.blocked_with(identity.user_id):
+            raise ChatError(FORBIDDEN, "One of you has blocked the other.")
+        low, high = sorted((identity.user_id, other_id))
+        name = f"dm:{low}-{high}"
+        if self.repository.get_room(name) is None:
+            room = self.repository.create_room(name, private=True)
+            for user_id in (low, high):
+                self.repository.add_member(room, user_id)
+        result = self.join(sid, name)
+        self.broadcaster.notify(
+            self.presence.sids_of(other_id), "dm_opened", {"room": name, "user": identity.username}
+        )
+        return result
+
+    def find_partner(self, sid: str) -> dict:
+        identity = self.identity(sid)
+        if self.pairs.pairing_of(identity.user_id) is not None:
+            self._end_pair(identity.user_id)  # "Next"
+        me = Seat(identity.user_id, identity.username, sid)
+        room_name = f"pair:{uuid.uuid4().hex}"
+        partner = self.pairs.match(me, self.repository.blocked_with(identity.user_id), room_name)
+        if partner is None:
+            return {"status": "waiting"}
+        room = self.repository.create_room(room_name, private=True)
+        for seat, other in ((me, partner), (partner, me)):
+            self.repository.add_member(room, seat.user_id)
+            if self.presence.identity(seat.sid) is not None:  # still connected
+                self.presence.enter(seat.sid, room_name)
+                self.broadcaster.subscribe(seat.sid, room_name)
+            self.broadcaster.notify(
+                [seat.sid], "partner_found", {"room": room_name, "partner": other.username}
+            )
+        return {"status": "paired", "room": room_name, "partner": partner.username}
+
+    def leave_partner(self, sid: str) -> None:
+        identity = self.identity(sid)
+        self.pairs.leave_queue(identity.user_id)
+        self._end_pair(identity.user_id)
+
+    def block(self, sid: str, username: str) -> None:
+        identity = self.identity(sid)
+        other_id, _ = self._other_user(identity, username)
+        self.repository.block(identity.user_id, other_id)
+        pairing = self.pairs.pairing_of(identity.user_id)
+        if pairing is not None and pairing.partner.user_id == other_id:
+            self._end_pair(identity.user_id)
+
+    def unblock(self, sid: str, username: str) -> None:
+        identity = self.identity(sid)
+        other_id, _ = self._other_user(identity, username)
+        self.repository.unblock(identity.user_id, other_id)
+
+    def _end_pair(self, user_id: int) -> None:
+        pairing = self.pairs.end_pair(user_id)
+        if pairing is not None:
+            self.broadcaster.notify(
+                self.presence.sids_of(pairing.partner.user_id),
+                "partner_left",
+                {"room": pairing.room},
+            )
+
+    def _end_pair_if_gone(self, user_id: int, room: str) -> None:
+        pairing = self.pairs.pairing_of(user_id)
+        if pairing is not None and pairing.room == room and not self._present(user_id, room):
+            self._end_pair(user_id)
+
+    def _present(self, user_id: int, room: str) -> bool:
+        return any(self.presence.in_room(sid, room) for sid in self.presence.sids_of(user_id))
+
+    def _other_user(self, identity: Identity, username: str) -> tuple[int, str]:
+        other = self.repository.user_by_name(rules.check_username(username))
+        if other is None:
+            raise ChatError(NOT_FOUND, f"There is no user named {username!r}.")
+        if other[0] == identity.user_id:
+            raise ChatError(INVALID, "That is you.")
+        return other
+
+    def _check_private_post(self, identity: Identity, room: Room) -> None:
+        if room.kind == "pair":
+            pairing = self.pairs.pairing_of(identity.user_id)
+            if pairing is None or pairing.room != room.name:
+                raise ChatError(FORBIDDEN, "This conversation has ended.")
+        else:
+            other = self.repository.other_member(room, identity.user_id)
+            if other and other[0] in self.repository.blocked_with(identity.user_id):
+                raise ChatError(FORBIDDEN, "One of you has blocked the other.")
+
     # -- helpers -------------------------------------------------------------------------
 
     def _room_for(self, identity: Identity, name: str, *, create: bool) -> Room:
@@ -208,6 +349,10 @@ class ChatService:
                 raise ChatError(NOT_FOUND, f"There is no room named {name!r}.")
             room = self.repository.create_room(name, created_by=identity.user_id)
         return room
+
+    def _require_private_member(self, identity: Identity, room_name: str) -> None:
+        if rules.is_private_room_name(room_name):
+            self._room_for(identity, room_name, create=False)  # forbidden to outsiders
 
     def _require_in_room(self, sid: str, room_name: str) -> None:
         if not self.presence.in_room(sid, room_name):

@@ -21,8 +21,26 @@ class Room:
     private: bool
     last_message_id: int | None
 
-    def summary(self) -> dict:
-        return {"name": self.name, "topic": self.topic}
+    @property
+    def kind(self) -> str:
+        """public, dm (direct messages) or pair (stranger chat), from the name's prefix."""
+        prefix, colon, _ = self.name.partition(":")
+        return prefix if colon else "public"
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A user's place in stranger chat: who, and the connection that asked."""
+
+    user_id: int
+    username: str
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    room: str
+    partner: Seat
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,11 @@
 """Interfaces the domain needs from storage and transport; implementations live elsewhere."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from .models import Identity, Message, Room
+from .models import Identity, Message, Pairing, Room, Seat
 
 
 class ChatRepository(Protocol):
@@ -27,6 +27,28 @@ class ChatRepository(Protocol):
     def latest(self, room: Room, limit: int) -> tuple[list[Message], bool]: ...
     def after(self, room: Room, since: int, limit: int) -> tuple[list[Message], bool]: ...
     def before(self, room: Room, before: int, limit: int) -> tuple[list[Message], bool]: ...
+
+
+class PairStore(Protocol):
+    """Stranger chat's waiting queue and current pairs (shared by all processes when scaled)."""
+
+    def match(self, me: Seat, excluded: set[int], room: str) -> Seat | None:
+        """Atomically: pair `me` with the longest-waiting acceptable user (not `me`, not in
+        `excluded`, the last partner only if no one else waits) in `room`, or queue `me`."""
+        ...
+
+    def pairing_of(self, user_id: int) -> Pairing | None: ...
+    def end_pair(self, user_id: int) -> Pairing | None:
+        """Dissolve the user's pair; returns it, as seen by that user."""
+        ...
+
+    def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
+        """Stop waiting (only if waiting from `sid`, when given)."""
+        ...
+
+
+class Scheduler(Protocol):
+    def call_later(self, delay: float, fn: Callable[..., None], *args) -> None: ...
 
 
 class PresenceStore(Protocol):
@@ -70,3 +92,6 @@ class Broadcaster(Protocol):
     def message(self, message: Message) -> None: ...
     def presence(self, room: str, user: str, status: str, skip_sids: Iterable[str]) -> None: ...
     def typing(self, room: str, user: str, typing: bool, skip_sids: Iterable[str]) -> None: ...
+    def notify(self, sids: Iterable[str], event: str, data: dict) -> None:
+        """Send `event` to these connections only."""
+        ...

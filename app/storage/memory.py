@@ -6,7 +6,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable
 
-from ..domain.models import Identity
+from ..domain.models import Identity, Pairing, Seat
 
 
 class MemoryPresenceStore:
@@ -86,6 +86,64 @@ class MemoryPresenceStore:
     def sids_of(self, user_id: int) -> list[str]:
         with self._lock:
             return list(self._sids_of_user.get(user_id, ()))
+
+
+class MemoryPairStore:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting: dict[int, Seat] = {}  # insertion order = arrival order
+        self._pairs: dict[int, Pairing] = {}
+        self._last_partner: dict[int, int] = {}
+
+    def match(self, me: Seat, excluded: set[int], room: str) -> Seat | None:
+        with self._lock:
+            if me.user_id in self._waiting:  # asking again keeps the place in the queue
+                self._waiting[me.user_id] = me
+                return None
+            fallback = None
+            for seat in self._waiting.values():
+                if seat.user_id == me.user_id or seat.user_id in excluded:
+                    continue
+                just_parted = (
+                    self._last_partner.get(me.user_id) == seat.user_id
+                    or self._last_partner.get(seat.user_id) == me.user_id
+                )
+                if just_parted:
+                    fallback = fallback or seat  # only if no one else waits
+                    continue
+                return self._pair(me, seat, room)
+            if fallback is not None:
+                return self._pair(me, fallback, room)
+            self._waiting[me.user_id] = me
+            return None
+
+    def _pair(self, me: Seat, partner: Seat, room: str) -> Seat:
+        del self._waiting[partner.user_id]
+        self._pairs[me.user_id] = Pairing(room, partner)
+        self._pairs[partner.user_id] = Pairing(room, me)
+        return partner
+
+    def pairing_of(self, user_id: int) -> Pairing | None:
+        return self._pairs.get(user_id)
+
+    def end_pair(self, user_id: int) -> Pairing | None:
+        with self._lock:
+            pairing = self._pairs.pop(user_id, None)
+            if pairing is None:
+                return None
+            partner_id = pairing.partner.user_id
+            self._pairs.pop(partner_id, None)
+            self._last_partner[user_id] = partner_id
+            self._last_partner[partner_id] = user_id
+            return pairing
+
+    def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
+        with self._lock:
+            seat = self._waiting.get(user_id)
+            if seat is None or (sid is not None and seat.sid != sid):
+                return False
+            del self._waiting[user_id]
+            return True
 
 
 class MemoryRateLimiter:

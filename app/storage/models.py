@@ -55,6 +55,16 @@ class RoomMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
 
 
+class Block(Base):
+    """`blocker` never wants to be matched with, or messaged by, `blocked`."""
+
+    __tablename__ = "blocks"
+
+    blocker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (

@@ -2,14 +2,14 @@
 
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, aliased, scoped_session
 
 from ..domain import models as domain
 from ..domain.accounts import Account, UsernameTakenError
 from ..domain.rules import username_key
-from .models import Message, Room, RoomMember, User
+from .models import Block, Message, Room, RoomMember, User
 
 AnySession = Session | scoped_session
 
@@ -96,6 +96,60 @@ class SqlChatRepository:
         )
         self.session.commit()
         return bool(found)
+
+    def other_member(self, room: domain.Room, user_id: int) -> tuple[int, str] | None:
+        """The other member of a two-person private room: (id, username)."""
+        row = self.session.execute(
+            select(User.id, User.username)
+            .join(RoomMember, RoomMember.user_id == User.id)
+            .where(RoomMember.room_id == room.id, User.id != user_id)
+            .limit(1)
+        ).first()
+        self.session.commit()
+        return (row[0], row[1]) if row else None
+
+    def direct_rooms_of(self, user_id: int) -> list[tuple[domain.Room, str]]:
+        """The user's direct-message rooms with the other member's name, by that name."""
+        mine, theirs = aliased(RoomMember), aliased(RoomMember)
+        rows = self.session.execute(
+            select(Room, User.username)
+            .join(mine, (mine.room_id == Room.id) & (mine.user_id == user_id))
+            .join(theirs, (theirs.room_id == Room.id) & (theirs.user_id != user_id))
+            .join(User, User.id == theirs.user_id)
+            .where(Room.name.startswith("dm:"))
+            .order_by(User.username_key)
+        ).all()
+        self.session.commit()
+        return [(_room(room), username) for room, username in rows]
+
+    # -- blocks --------------------------------------------------------------------------
+
+    def block(self, blocker_id: int, blocked_id: int) -> None:
+        self.session.merge(Block(blocker_id=blocker_id, blocked_id=blocked_id))
+        self.session.commit()
+
+    def unblock(self, blocker_id: int, blocked_id: int) -> None:
+        self.session.execute(
+            delete(Block).where(Block.blocker_id == blocker_id, Block.blocked_id == blocked_id)
+        )
+        self.session.commit()
+
+    def blocked_with(self, user_id: int) -> set[int]:
+        """Users who blocked `user_id` or whom `user_id` blocked."""
+        rows = self.session.execute(
+            select(Block.blocker_id, Block.blocked_id).where(
+                or_(Block.blocker_id == user_id, Block.blocked_id == user_id)
+            )
+        ).all()
+        self.session.commit()
+        return {a if b == user_id else b for a, b in rows}
+
+    def user_by_name(self, username: str) -> tuple[int, str] | None:
+        row = self.session.execute(
+            select(User.id, User.username).where(User.username_key == username_key(username))
+        ).first()
+        self.session.commit()
+        return (row[0], row[1]) if row else None
 
     # -- messages ------------------------------------------------------------------------
 

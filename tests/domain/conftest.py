@@ -9,7 +9,12 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from app.domain.accounts import AccountService
 from app.domain.chat import ChatService, Limits
 from app.domain.models import Identity
-from app.storage.memory import MemoryPresenceStore, MemoryRateLimiter, StripedRoomLocks
+from app.storage.memory import (
+    MemoryPairStore,
+    MemoryPresenceStore,
+    MemoryRateLimiter,
+    StripedRoomLocks,
+)
 from app.storage.models import Base
 from app.storage.sql import SqlAccountRepository, SqlChatRepository
 
@@ -36,6 +41,10 @@ class RecordingBroadcaster:
     def typing(self, room, user, typing, skip_sids):
         self.sent.append(("typing", room, user, typing, tuple(sorted(skip_sids))))
 
+    def notify(self, sids, event, data):
+        for sid in sorted(sids):
+            self.sent.append((event, sid, data))
+
 
 class FakeClock:
     def __init__(self):
@@ -43,6 +52,21 @@ class FakeClock:
 
     def __call__(self):
         return self.now
+
+
+class FakeScheduler:
+    """Collects delayed calls; a test runs them when it wants time to have passed."""
+
+    def __init__(self):
+        self.pending: list[tuple[float, object, tuple]] = []
+
+    def call_later(self, delay, fn, *args):
+        self.pending.append((delay, fn, args))
+
+    def run_pending(self):
+        pending, self.pending = self.pending, []
+        for _, fn, args in pending:
+            fn(*args)
 
 
 class PlainHasher:
@@ -79,7 +103,12 @@ def accounts(session):
 
 
 @pytest.fixture
-def service(session, broadcaster, clock):
+def scheduler():
+    return FakeScheduler()
+
+
+@pytest.fixture
+def service(session, broadcaster, clock, scheduler):
     return ChatService(
         SqlChatRepository(session),
         MemoryPresenceStore(),
@@ -87,6 +116,8 @@ def service(session, broadcaster, clock):
         StripedRoomLocks(),
         MemoryRateLimiter(clock=clock),
         Limits(message_rate=1.0, message_burst=3, typing_rate=1.0, typing_burst=2),
+        pairs=MemoryPairStore(),
+        scheduler=scheduler,
         wall_clock=clock,
     )
 

@@ -185,8 +185,8 @@ def test_rooms_lists_online_users_and_last_id(service, connected):
     service.join("s3", "zeta")
     service.post("s1", "general", "hello")
     assert service.rooms("s1") == [
-        {"name": "general", "topic": "", "online": 2, "last_message_id": 1},
-        {"name": "zeta", "topic": "", "online": 1, "last_message_id": None},
+        {"name": "general", "topic": "", "online": 2, "last_message_id": 1, "kind": "public"},
+        {"name": "zeta", "topic": "", "online": 1, "last_message_id": None, "kind": "public"},
     ]
 
 

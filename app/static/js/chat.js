@@ -45,12 +45,23 @@ function save(store, what, value) {
 }
 
 const readMarks = load(localStorage, "read", {});
+const blocked = new Set(load(localStorage, "blocked", [])); // whom this user blocked (labels only)
 
 // ---- state ---------------------------------------------------------------------------------
+
+// Private rooms have reserved prefixes (protocol: "Private conversations").
+function kindOf(name) {
+  if (name.startsWith("dm:")) return "dm";
+  if (name.startsWith("pair:")) return "pair";
+  return "public";
+}
 
 class Room {
   constructor(name) {
     this.name = name;
+    this.kind = kindOf(name); // "public", "dm" (direct messages) or "pair" (a stranger chat)
+    this.with = null; // the other person in a private room
+    this.ended = false; // a stranger chat that is over: kept on screen, no longer joined
     this.topic = "";
     this.joined = false; // wanted: joined on every (re)connection
     this.ready = false; // joined on the current connection
@@ -71,6 +82,7 @@ class Room {
 
 const rooms = new Map();
 const state = {
+  view: "room", // or "stranger": the "Talk to a stranger" view
   active: GENERAL,
   directory: [], // the `rooms` ack
   epoch: 0,
@@ -99,8 +111,31 @@ function joinedRooms() {
 }
 
 function saveJoined() {
-  save(localStorage, "rooms", joinedRooms().map((r) => r.name));
+  save(
+    localStorage,
+    "rooms",
+    joinedRooms()
+      .filter((r) => r.kind === "public")
+      .map((r) => r.name),
+  );
 }
+
+function firstRoom() {
+  return joinedRooms().find((r) => r.kind === "public")?.name ?? joinedRooms()[0]?.name ?? null;
+}
+
+/** How the page names a room: "#general", or the other person for a private one. */
+function place(name) {
+  const r = rooms.get(name);
+  const kind = r?.kind ?? kindOf(name);
+  if (kind === "public") return `#${name}`;
+  const other = r?.with ?? state.directory.find((entry) => entry.name === name)?.with;
+  if (kind === "dm") return other ?? "a direct message";
+  return other ?? "a stranger";
+}
+
+// The stranger chat (protocol: `find_partner`): idle -> waiting -> paired -> ended (or idle).
+const stranger = { status: "idle", room: null, partner: null, note: "" };
 
 // ---- the socket ----------------------------------------------------------------------------
 
@@ -150,7 +185,9 @@ socket.on("connect", async () => {
   const epoch = ++state.epoch;
   await Promise.all(joinedRooms().map((r) => joinRoom(r.name)));
   if (epoch !== state.epoch || !socket.connected) return;
-  if (!activeRoom()?.joined) show(joinedRooms()[0]?.name ?? null);
+  if (state.view === "room" && !activeRoom()?.joined) show(firstRoom());
+  // A dropped connection leaves the queue (protocol: `leave_partner`): queue again.
+  if (stranger.status === "waiting") askForPartner();
   refreshRooms();
   pump();
 });
@@ -191,22 +228,27 @@ async function joinRoom(name) {
   let since = r.lastId > 0 ? r.lastId : null;
   for (let page = 0; page < CATCH_UP_PAGES; page += 1) {
     const ack = await ask("join", since === null ? { room: name } : { room: name, since });
-    if (rooms.get(name) !== r) return false; // left while the answer was on its way
+    if (rooms.get(name) !== r || (r.kind === "pair" && r.ended)) return false; // left meanwhile
     if (!ack.ok) {
       const code = ack.error?.code;
-      if (["invalid", "forbidden", "not_found"].includes(code)) forget(name);
-      if (!["offline", "unauthorized"].includes(code)) showError(explain(ack.error, "join", name), "join");
+      // A stranger chat whose grace period ran out while this page was away.
+      if (r.kind === "pair" && code === "forbidden") {
+        if (stranger.room === name) pairEnded("This chat has ended.", "The chat has ended.");
+        return false;
+      }
+      if (["invalid", "forbidden", "not_found"].includes(code)) {
+        if (r.kind === "dm") refusedDms.add(name);
+        forget(name);
+      }
+      if (!["offline", "unauthorized"].includes(code)) {
+        showError(explain(ack.error, "join", place(name), r.kind), "join");
+      }
       if (["timeout", "internal", "rate_limited"].includes(code)) {
         setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), RETRY_MS);
       }
       return false;
     }
-    r.joined = true;
-    r.ready = true;
-    r.topic = ack.room.topic;
-    r.members = sortNames(ack.members);
-    if (since === null) r.hasMore = ack.has_more;
-    addMessages(r, ack.messages, false);
+    applyJoin(r, ack, since);
     if (since === null || !ack.has_more) break;
     since = r.lastId;
   }
@@ -218,6 +260,17 @@ async function joinRoom(name) {
   return true;
 }
 
+// A `join` (or `dm`) ack: the room's details, who is online, and the messages it carries.
+function applyJoin(r, ack, since) {
+  r.joined = true;
+  r.ready = true;
+  r.topic = ack.room?.topic ?? "";
+  if (typeof ack.room?.with === "string") r.with = ack.room.with;
+  r.members = sortNames(ack.members);
+  if (since === null) r.hasMore = ack.has_more;
+  addMessages(r, ack.messages, false);
+}
+
 function forget(name) {
   const r = rooms.get(name);
   if (!r) return;
@@ -225,7 +278,7 @@ function forget(name) {
   rooms.delete(name);
   for (const item of outbox.filter((i) => i.room === name)) dropPending(item);
   saveJoined();
-  if (state.active === name) show(joinedRooms()[0]?.name ?? null);
+  if (state.active === name && state.view === "room") show(firstRoom());
   renderRooms();
 }
 
@@ -248,7 +301,7 @@ async function leave(name) {
   if (r.ready) {
     const ack = await ask("leave", { room: name });
     if (!ack.ok && !["not_in_room", "offline"].includes(ack.error?.code)) {
-      return showError(explain(ack.error, "leave", name), "leave");
+      return showError(explain(ack.error, "leave", place(name), r.kind), "leave");
     }
   }
   clearError("leave");
@@ -260,6 +313,7 @@ async function refreshRooms() {
   const ack = await ask("rooms", {});
   if (!ack.ok) return;
   state.directory = ack.rooms;
+  for (const entry of ack.rooms) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
   renderRooms();
 }
 
@@ -290,11 +344,20 @@ function markRead(r, force = false) {
   renderRooms();
 }
 
+function unreadBadge(unread) {
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  badge.textContent = unread > 99 ? "99+" : String(unread);
+  badge.setAttribute("aria-label", `${unread} unread`);
+  return badge;
+}
+
 function roomButton(name, joined) {
   const r = rooms.get(name);
   const listed = state.directory.find((entry) => entry.name === name);
   const online = r?.ready ? r.members.length : listed?.online;
   const unread = joined && name !== state.active ? unreadCount(r) : 0;
+  const dm = kindOf(name) === "dm";
   const li = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
@@ -303,21 +366,18 @@ function roomButton(name, joined) {
   if (name === state.active) button.setAttribute("aria-current", "page");
   const label = document.createElement("span");
   label.className = "room-label";
-  label.textContent = `#${name}`;
+  label.textContent = place(name);
   const meta = document.createElement("span");
   meta.className = "room-meta";
-  if (unread > 0) {
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.textContent = unread > 99 ? "99+" : String(unread);
-    badge.setAttribute("aria-label", `${unread} unread`);
-    meta.append(badge);
-  }
-  if (online !== undefined) {
-    const count = document.createElement("span");
-    count.className = "online";
-    count.textContent = `${online} online`;
-    meta.append(count);
+  if (unread > 0) meta.append(unreadBadge(unread));
+  if (dm) {
+    // Both people's pages sit in their direct-message rooms: 2 online means the other is.
+    const other = r?.with;
+    const here = r?.ready && other ? r.members.includes(other) : listed?.online > 1;
+    if (here) meta.append(element("span", "online", "online"));
+    if (other) button.prepend(avatar(other));
+  } else if (online !== undefined) {
+    meta.append(element("span", "online", `${online} online`));
   }
   button.append(label, meta);
   if (listed?.topic) button.title = listed.topic;
@@ -328,13 +388,23 @@ function roomButton(name, joined) {
 
 function renderRooms() {
   const mine = joinedRooms()
+    .filter((r) => r.kind === "public")
     .map((r) => r.name)
     .sort();
-  const others = state.directory.map((entry) => entry.name).filter((name) => !rooms.get(name)?.joined);
+  const others = state.directory
+    .map((entry) => entry.name)
+    .filter((name) => kindOf(name) === "public" && !rooms.get(name)?.joined);
+  const dms = joinedRooms()
+    .filter((r) => r.kind === "dm")
+    .map((r) => r.name)
+    .sort((a, b) => place(a).localeCompare(place(b), undefined, { sensitivity: "base" }));
   const focused = document.activeElement?.dataset?.room;
   $("my-rooms").replaceChildren(...mine.map((name) => roomButton(name, true)));
   $("other-rooms").replaceChildren(...others.map((name) => roomButton(name, false)));
   $("other-rooms-heading").hidden = others.length === 0;
+  $("dm-rooms").replaceChildren(...dms.map((name) => roomButton(name, true)));
+  $("dm-empty").hidden = dms.length > 0;
+  renderStrangerEntry();
   // Re-rendering must not throw a keyboard user's focus back to the page's start.
   if (focused) document.querySelector(`.room-button[data-room="${CSS.escape(focused)}"]`)?.focus();
   let total = 0;
@@ -343,7 +413,8 @@ function renderRooms() {
   $("rooms-unread").hidden = elsewhere === 0;
   $("rooms-unread").textContent = elsewhere > 99 ? "99+" : String(elsewhere);
   $("open-rooms").setAttribute("aria-label", elsewhere ? `Rooms, ${elsewhere} unread` : "Rooms");
-  document.title = `${total > 0 ? `(${total}) ` : ""}${state.active ? `#${state.active}` : "Rooms"} · Chat`;
+  const where = state.view === "stranger" ? "Talk to a stranger" : state.active ? place(state.active) : "Rooms";
+  document.title = `${total > 0 ? `(${total}) ` : ""}${where} · Chat`;
 }
 
 // ---- messages ------------------------------------------------------------------------------
@@ -472,15 +543,26 @@ function renderPill(r) {
   pill.textContent = `${r.newBelow} new message${r.newBelow === 1 ? "" : "s"} ↓`;
 }
 
+function startText(r) {
+  if (r.kind === "dm") return `This is the start of your conversation with ${place(r.name)}.`;
+  if (r.kind === "pair") return `This is the start of your chat with ${place(r.name)}, a stranger.`;
+  return `This is the start of #${r.name}.`;
+}
+
 function renderHistoryStatus() {
   const r = activeRoom();
   const status = $("history-status");
-  if (!r) status.textContent = "You are not in any room. Pick one from the list or create one.";
+  if (!r && state.view === "stranger") {
+    status.textContent =
+      stranger.status === "waiting"
+        ? "You will be matched with the next person who is looking. You can chat in your rooms meanwhile."
+        : "Talk one-to-one with someone at random who is also looking. Press Start to begin.";
+  } else if (!r) status.textContent = "You are not in any room. Pick one from the list or create one.";
   else if (r.loadingOlder) status.textContent = "Loading older messages…";
-  else if (!r.ready && r.byId.size === 0) status.textContent = "Loading messages…";
+  else if (!r.ready && !r.ended && r.byId.size === 0) status.textContent = "Loading messages…";
   else if (r.hasMore) status.textContent = "Scroll up for older messages";
-  else if (r.byId.size === 0) status.textContent = `This is the start of #${r.name}. Say hello!`;
-  else status.textContent = `This is the start of #${r.name}.`;
+  else if (r.byId.size === 0 && !r.ended) status.textContent = `${startText(r)} Say hello!`;
+  else status.textContent = startText(r);
 }
 
 async function loadOlder(r) {
@@ -491,7 +573,7 @@ async function loadOlder(r) {
   r.loadingOlder = false;
   if (!ack.ok) {
     if (r.name === state.active) renderHistoryStatus();
-    return showError(explain(ack.error, "history", r.name), "history");
+    return showError(explain(ack.error, "history", place(r.name), r.kind), "history");
   }
   r.hasMore = ack.has_more;
   const showing = r.name === state.active;
@@ -546,7 +628,8 @@ $("new-messages").addEventListener("click", () => {
 
 function notify(r, message) {
   if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
-  const note = new Notification(`${message.user} in #${r.name}`, {
+  const title = { public: `${message.user} in #${r.name}`, dm: message.user, pair: `${message.user} (stranger)` };
+  const note = new Notification(title[r.kind], {
     body: message.text.length > 200 ? `${message.text.slice(0, 200)}…` : message.text,
     tag: `chat-${r.name}`,
   });
@@ -578,17 +661,30 @@ function sortNames(names) {
   return [...names].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
 }
 
+function dmButton(name) {
+  const button = element("button", "secondary dm-button", "DM");
+  button.type = "button";
+  button.dataset.user = name;
+  button.setAttribute("aria-label", `DM ${name}`);
+  button.title = `Send ${name} a direct message`;
+  button.addEventListener("click", () => openDm(name));
+  return button;
+}
+
 function renderMembers() {
   const r = activeRoom();
-  const members = r ? r.members : [];
+  const members = r && !r.ended ? r.members : [];
+  const focused = document.activeElement?.classList.contains("dm-button") && document.activeElement.dataset.user;
   $("member-list").replaceChildren(
     ...members.map((name) => {
       const li = element("li", "member");
       li.append(avatar(name), element("span", "member-name", name));
       if (name === me) li.append(element("span", "you", "(you)"));
+      else if (!(r.kind === "dm" && name === r.with)) li.append(dmButton(name));
       return li;
     }),
   );
+  if (focused) document.querySelector(`.dm-button[data-user="${CSS.escape(focused)}"]`)?.focus();
   $("online-count").textContent = String(members.length);
   $("members-heading").textContent = `Online · ${members.length}`;
 }
@@ -597,15 +693,18 @@ socket.on("presence", ({ room: name, user, status }) => {
   const r = rooms.get(name);
   if (!r?.joined) return;
   const present = r.members.includes(user);
+  // In a private room, presence is the other person's page opening or closing: no notice.
+  const noticed = r.kind === "public";
   if (status === "joined" && !present) {
     r.members = sortNames([...r.members, user]);
-    addNotice(r, `${user} joined #${name}`);
+    if (noticed) addNotice(r, `${user} joined #${name}`);
   } else if (status === "left" && present) {
     r.members = r.members.filter((member) => member !== user);
     stopShowingTyping(r, user);
-    addNotice(r, `${user} left #${name}`);
+    if (noticed) addNotice(r, `${user} left #${name}`);
   }
   if (name === state.active) renderMembers();
+  if (name === stranger.room) renderStranger();
   renderRooms();
   refreshRoomsSoon();
 });
@@ -782,7 +881,7 @@ async function pump() {
         if (code === "offline") break;
         const wait = code === "rate_limited" ? seconds(ack.error.retry_after) * 1000 : RETRY_MS;
         state.sendPausedUntil = Date.now() + wait;
-        showError(explain(ack.error, "send", item.room), "send");
+        showError(explain(ack.error, "send", place(item.room), kindOf(item.room)), "send");
         retryLater(wait);
         break;
       }
@@ -794,9 +893,13 @@ async function pump() {
         break;
       }
       item.state = "failed";
-      item.reason = explain(ack.error, "send", item.room);
+      item.reason = explain(ack.error, "send", place(item.room), kindOf(item.room));
       renderPendingStatus(item);
       if (code === "unauthorized") break;
+      // The stranger chat ended without this page hearing of it (it was away meanwhile).
+      if (code === "forbidden" && item.room === stranger.room && stranger.status === "paired") {
+        pairEnded("This chat has ended.", "The chat has ended.");
+      }
     }
   } finally {
     pumping = false;
@@ -811,11 +914,21 @@ window.addEventListener("beforeunload", (event) => {
 
 function renderRoom() {
   const r = activeRoom();
-  $("room-name").textContent = r ? `#${r.name}` : "No room";
-  $("room-topic").textContent = r?.topic ?? "";
-  $("room-topic").hidden = !r?.topic;
-  $("leave").hidden = !r;
-  scroller.setAttribute("aria-label", r ? `Messages in #${r.name}` : "Messages");
+  const strangerView = state.view === "stranger";
+  let topic = r?.topic ?? "";
+  if (strangerView) topic = "";
+  else if (r?.kind === "dm") topic = "Direct message";
+  $("room-name").textContent = strangerView ? "Talk to a stranger" : r ? place(r.name) : "No room";
+  $("room-topic").textContent = topic;
+  $("room-topic").hidden = !topic;
+  $("leave").hidden = !r || r.kind !== "public";
+  $("stranger").hidden = !strangerView;
+  renderBlockButton($("block"), r?.kind === "dm" && !strangerView ? r.with : null);
+  let label = "Messages";
+  if (r?.kind === "public") label = `Messages in #${r.name}`;
+  else if (r?.with) label = `Messages with ${r.with}`;
+  scroller.setAttribute("aria-label", label);
+  renderStranger();
   renderMembers();
   renderTyping();
   renderHistoryStatus();
@@ -824,20 +937,34 @@ function renderRoom() {
 
 function renderComposer() {
   const r = activeRoom();
-  composer.disabled = !r;
-  $("send-form").querySelector("button").disabled = !r;
-  if (!r) composer.placeholder = "Join a room to chat";
-  else if (socket.connected) composer.placeholder = `Message #${r.name}`;
-  else composer.placeholder = `Message #${r.name} (sent when the connection returns)`;
+  const open = Boolean(r) && !r.ended;
+  composer.disabled = !open;
+  $("send-form").querySelector("button").disabled = !open;
+  if (r?.ended) composer.placeholder = "This chat has ended";
+  else if (!r && state.view === "stranger") {
+    composer.placeholder = stranger.status === "waiting" ? "Waiting for someone…" : "Press Start to talk to a stranger";
+  } else if (!r) composer.placeholder = "Join a room to chat";
+  else if (socket.connected) composer.placeholder = `Message ${place(r.name)}`;
+  else composer.placeholder = `Message ${place(r.name)} (sent when the connection returns)`;
 }
 
 function show(name) {
+  if (name && rooms.get(name)?.kind === "pair") return showStranger();
+  display(name, "room");
+}
+
+function showStranger() {
+  display(stranger.room && rooms.has(stranger.room) ? stranger.room : null, "stranger");
+}
+
+function display(name, view) {
   const previous = activeRoom();
   if (previous) {
     previous.scrollTop = isPinned() ? null : scroller.scrollTop;
     previous.draft = composer.value;
   }
   if (previous?.name !== name) stopTyping();
+  state.view = view;
   state.active = name;
   const r = activeRoom();
   scroller.replaceChildren($("history-status"), ...(r ? [r.list] : []));
@@ -916,6 +1043,260 @@ $("join-form").addEventListener("submit", (event) => {
 });
 
 $("leave").addEventListener("click", () => state.active && leave(state.active));
+$("block").addEventListener("click", () => toggleBlock(activeRoom()?.with));
+
+// ---- direct messages (protocol: `dm`, `dm_opened`) -----------------------------------------
+
+// A direct-message room of this user: joined on every connection, so its messages and unread
+// counts arrive like a room's. One the user did not open here starts with everything unread.
+const refusedDms = new Set(); // `join` said no: not asked again on every `rooms` refresh
+
+function adoptDm(name, user) {
+  if (refusedDms.has(name)) return;
+  const r = room(name);
+  if (typeof user === "string") r.with = user;
+  if (r.joined) return;
+  r.joined = true;
+  if (!(name in readMarks)) {
+    readMarks[name] = 0;
+    save(localStorage, "read", readMarks);
+  }
+  if (socket.connected) joinRoom(name);
+}
+
+async function openDm(user) {
+  const ack = await ask("dm", { user });
+  if (!ack.ok) return showError(explain(ack.error, "dm", user), "dm");
+  clearError("dm");
+  const name = ack.room?.name;
+  if (typeof name !== "string" || kindOf(name) !== "dm") return;
+  const r = room(name);
+  r.with = ack.room.with ?? user;
+  refusedDms.delete(name);
+  if (!r.ready) {
+    applyJoin(r, ack, null);
+    if (!(name in readMarks)) markRead(r, true);
+  }
+  show(name);
+  composer.focus();
+  refreshRoomsSoon();
+}
+
+socket.on("dm_opened", ({ room: name, user } = {}) => {
+  if (typeof name !== "string" || kindOf(name) !== "dm") return;
+  adoptDm(name, user);
+  renderRooms();
+});
+
+// ---- blocking (protocol: `block`, `unblock`) -----------------------------------------------
+
+function renderBlockButton(button, user) {
+  button.hidden = !user;
+  if (!user) return;
+  const isBlocked = blocked.has(user.toLowerCase());
+  button.textContent = isBlocked ? "Unblock" : "Block";
+  button.setAttribute("aria-label", `${isBlocked ? "Unblock" : "Block"} ${user}`);
+  button.title = isBlocked
+    ? `Let ${user} message you and be matched with you again`
+    : `Stop ${user} from messaging you or being matched with you`;
+}
+
+async function toggleBlock(user) {
+  if (!user) return;
+  const unblocking = blocked.has(user.toLowerCase());
+  const pairedWith = stranger.status === "paired" && stranger.partner === user;
+  const ack = await ask(unblocking ? "unblock" : "block", { user });
+  if (!ack.ok) return showError(explain(ack.error, "block", user), "block");
+  clearError("block");
+  if (unblocking) blocked.delete(user.toLowerCase());
+  else blocked.add(user.toLowerCase());
+  save(localStorage, "blocked", [...blocked]);
+  for (const r of rooms.values()) {
+    if (r.kind !== "dm" || r.with !== user) continue;
+    addNotice(
+      r,
+      unblocking
+        ? `You unblocked ${user}.`
+        : `You blocked ${user}: neither of you can send messages here until you unblock them.`,
+    );
+  }
+  // Blocking your stranger ends the chat (protocol: `block`).
+  if (!unblocking && pairedWith) pairEnded(`You blocked ${user} and left the chat.`, `You blocked ${user}.`);
+  else renderRoom();
+}
+
+// ---- talk to a stranger (protocol: `find_partner`, `leave_partner`) ------------------------
+
+function saveStranger() {
+  const { status, room: name, partner } = stranger;
+  save(sessionStorage, "stranger", status === "waiting" || status === "paired" ? { status, room: name, partner } : null);
+}
+
+function setStranger(status, fields = {}) {
+  Object.assign(stranger, { status, note: "" }, fields);
+  saveStranger();
+  if (state.view === "stranger" && state.active !== stranger.room) showStranger();
+  else {
+    renderRoom();
+    renderRooms();
+  }
+}
+
+// Forget the previous stranger chat: a new one starts on an empty page.
+function dropPair() {
+  const name = stranger.room;
+  if (!name) return;
+  const r = rooms.get(name);
+  if (r) {
+    r.joined = false;
+    for (const timer of r.typing.values()) clearTimeout(timer);
+    rooms.delete(name);
+  }
+  for (const item of outbox.filter((i) => i.room === name)) dropPending(item);
+  delete readMarks[name];
+  save(localStorage, "read", readMarks);
+  stranger.room = null;
+  stranger.partner = null;
+}
+
+function pairWith(name, partner) {
+  if (typeof name !== "string" || kindOf(name) !== "pair" || typeof partner !== "string") return;
+  if (stranger.status === "paired" && stranger.room === name) return;
+  if (stranger.room !== name) dropPair();
+  // The server has put this connection in the pair's room already (no `join` needed).
+  const r = room(name);
+  r.with = partner;
+  r.ended = false;
+  r.joined = true;
+  r.ready = socket.connected;
+  r.hasMore = false;
+  r.members = sortNames([me, partner]);
+  readMarks[name] = 0;
+  save(localStorage, "read", readMarks);
+  setStranger("paired", { room: name, partner });
+  if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+    new Notification(`You are talking to ${partner}`, { tag: "chat-stranger" });
+  }
+}
+
+// The chat is over: its messages stay on screen, with `note` below them, until Start.
+function pairEnded(status, note) {
+  const r = rooms.get(stranger.room);
+  if (r) {
+    r.ended = true;
+    r.joined = false;
+    r.ready = false;
+    for (const timer of r.typing.values()) clearTimeout(timer);
+    r.typing.clear();
+    addNotice(r, note);
+    if (typingIn === r.name) stopTyping();
+  }
+  setStranger("ended", { room: stranger.room, partner: stranger.partner, note: status });
+}
+
+let partnerRetry = 0;
+async function askForPartner() {
+  clearTimeout(partnerRetry);
+  const ack = await ask("find_partner", {});
+  if (stranger.status !== "waiting") return; // stopped, or a partner_found came first
+  if (ack.ok) {
+    clearError("stranger");
+    if (ack.status === "paired") pairWith(ack.room, ack.partner);
+    return;
+  }
+  const code = ack.error?.code;
+  if (["offline", "unauthorized"].includes(code)) return; // asked again after the reconnect
+  showError(explain(ack.error, "find_partner"), "stranger");
+  if (["timeout", "internal", "rate_limited"].includes(code)) {
+    const wait = code === "rate_limited" ? seconds(ack.error.retry_after) * 1000 : RETRY_MS;
+    partnerRetry = setTimeout(() => stranger.status === "waiting" && askForPartner(), wait);
+  } else {
+    setStranger("idle");
+  }
+}
+
+// Start, and Next: asking while paired leaves the current partner first (protocol).
+function findPartner() {
+  if (stranger.status === "waiting") return;
+  dropPair();
+  setStranger("waiting");
+  askForPartner();
+}
+
+async function stopStranger() {
+  const { status, partner } = stranger;
+  clearTimeout(partnerRetry);
+  if (status === "paired") pairEnded(`You left the chat with ${partner}.`, "You left the chat.");
+  else if (status === "waiting") setStranger("idle");
+  else return;
+  const ack = await ask("leave_partner", {});
+  if (!ack.ok && !["offline", "unauthorized"].includes(ack.error?.code)) {
+    showError(explain(ack.error, "leave_partner"), "stranger");
+  }
+}
+
+socket.on("partner_found", ({ room: name, partner } = {}) => {
+  // Matched just as the user pressed Stop (the two crossed on the way): end it at once.
+  if (["idle", "ended"].includes(stranger.status) && stranger.room !== name) {
+    ask("leave_partner", {});
+    return;
+  }
+  pairWith(name, partner);
+});
+
+socket.on("partner_left", ({ room: name } = {}) => {
+  if (name !== stranger.room || stranger.status !== "paired") return;
+  pairEnded("Your partner left.", `${stranger.partner} left the chat.`);
+});
+
+function renderStrangerEntry() {
+  const entry = $("stranger-open");
+  if (state.view === "stranger") entry.setAttribute("aria-current", "page");
+  else entry.removeAttribute("aria-current");
+  const r = stranger.status === "paired" ? rooms.get(stranger.room) : undefined;
+  const unread = r && state.view !== "stranger" ? unreadCount(r) : 0;
+  $("stranger-unread").hidden = unread === 0;
+  $("stranger-unread").textContent = unread > 99 ? "99+" : String(unread);
+  $("stranger-unread").setAttribute("aria-label", `${unread} unread`);
+  const hint = { idle: "", waiting: "waiting…", paired: `with ${stranger.partner}`, ended: "ended" };
+  $("stranger-hint").textContent = hint[stranger.status];
+}
+
+function renderStranger() {
+  const { status, partner, note } = stranger;
+  // The partner's page lost its connection: the pair waits for them (protocol: grace period).
+  const r = rooms.get(stranger.room);
+  const away = status === "paired" && r?.ready && !r.members.includes(partner);
+  const text = {
+    idle: note || "Meet someone new: press Start to be matched with a random person.",
+    waiting: "Waiting for someone…",
+    paired: `You are talking to ${partner}${away ? ` (connection lost, waiting for ${partner} to come back…)` : ""}`,
+    ended: note,
+  };
+  const line = $("stranger-status");
+  line.dataset.state = status;
+  if (line.textContent !== text[status]) line.textContent = text[status];
+  const controls = ["stranger-start", "stranger-next", "stranger-stop", "stranger-block"];
+  const hadFocus = controls.includes(document.activeElement?.id) ? document.activeElement : null;
+  $("stranger-start").hidden = status === "waiting" || status === "paired";
+  $("stranger-next").hidden = status !== "paired";
+  $("stranger-stop").hidden = status !== "waiting" && status !== "paired";
+  renderBlockButton($("stranger-block"), status === "paired" ? partner : null);
+  // A keyboard user's button went away (Start became Stop): keep them in the same place.
+  if (hadFocus?.hidden && state.view === "stranger") {
+    controls.map($).find((button) => !button.hidden)?.focus();
+  }
+}
+
+$("stranger-open").addEventListener("click", () => {
+  showStranger();
+  const first = ["stranger-start", "stranger-next"].map($).find((button) => !button.hidden);
+  if (stranger.status !== "paired") first?.focus();
+});
+$("stranger-start").addEventListener("click", findPartner);
+$("stranger-next").addEventListener("click", findPartner);
+$("stranger-stop").addEventListener("click", stopStranger);
+$("stranger-block").addEventListener("click", () => toggleBlock(stranger.partner));
 
 // ---- phone drawers -------------------------------------------------------------------------
 
@@ -952,10 +1333,27 @@ document.addEventListener("keydown", (event) => {
 for (const name of new Set([GENERAL, ...load(localStorage, "rooms", [])])) {
   if (roomName(name) === name) room(name).joined = true;
 }
-for (const item of outbox) {
+// A reload in the middle of a stranger chat: join it again within the grace period.
+const saved = load(sessionStorage, "stranger", null);
+if (saved?.status === "waiting") stranger.status = "waiting";
+if (saved?.status === "paired" && kindOf(String(saved.room)) === "pair" && typeof saved.partner === "string") {
+  Object.assign(stranger, { status: "paired", room: saved.room, partner: saved.partner });
+  const r = room(saved.room);
+  r.with = saved.partner;
+  r.joined = true;
+}
+for (const name of Object.keys(readMarks)) {
+  if (kindOf(name) === "pair" && name !== stranger.room) delete readMarks[name];
+}
+for (const item of [...outbox]) {
+  if (kindOf(item.room) === "pair" && item.room !== stranger.room) {
+    outbox.splice(outbox.indexOf(item), 1);
+    continue;
+  }
   room(item.room).joined = true;
   showPending(item);
 }
+saveOutbox();
 renderNotifyButton();
 show(GENERAL);
 socket.connect();

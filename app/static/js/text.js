@@ -84,9 +84,13 @@ export function seconds(value) {
   return Math.max(1, Math.ceil(Number(value) || 1));
 }
 
-/** An error ack (docs/protocol.md) in words a person understands; `action` is what failed. */
-export function explain(error, action, room) {
-  const where = room ? `#${room}` : "that room";
+/**
+ * An error ack (docs/protocol.md) in words a person understands. `action` is what failed,
+ * `where` names the room or person as the page shows it ("#general", "bob"), and `kind` is
+ * the room's kind: "public", "dm" or "pair" (a stranger chat).
+ */
+export function explain(error, action, where, kind = "public") {
+  const place = where ?? "that room";
   switch (error?.code) {
     case "rate_limited":
       return action === "send"
@@ -97,13 +101,21 @@ export function explain(error, action, room) {
     case "invalid":
       if (action === "join") return "Room names are 1-64 lowercase letters, digits, '-' or '_'.";
       if (action === "send") return "That message can't be sent: it is empty or has characters that are not allowed.";
+      if (action === "dm") return "You can't send a direct message to yourself.";
+      if (action === "block") return "You can't block yourself.";
       return "The server did not understand that request.";
     case "forbidden":
-      return `${where} is a private room.`;
+      if (action === "dm") return `You can't message ${place}: one of you has blocked the other.`;
+      if (kind === "dm" && action === "send") {
+        return `You can't send messages to ${place}: one of you has blocked the other.`;
+      }
+      if (kind === "pair") return "This chat has ended. Press Start to talk to someone new.";
+      return `${place} is a private room.`;
     case "not_found":
-      return `There is no room named ${where}.`;
+      if (action === "dm" || action === "block") return `There is no user named ${place}.`;
+      return `There is no room named ${place}.`;
     case "not_in_room":
-      return `You are not in ${where} any more: join it again to send.`;
+      return `You are not in ${place} any more: join it again to send.`;
     case "unauthorized":
       return "Your session has ended. Please sign in again.";
     case "internal":
