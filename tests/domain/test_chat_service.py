@@ -207,3 +207,69 @@ def test_retry_of_a_stored_message_is_answered_while_rate_limited(service, conne
     service.post("s1", "general", "three")  # burst of 3 used up
     assert service.post("s1", "general", "one", "c-1") == first
     assert refusal(service.post, "s1", "general", "four", "c-4").code == "rate_limited"
+
+
+def pair_events(broadcaster, event):
+    return [sent[1:] for sent in broadcaster.sent if sent[0] == event]
+
+
+def test_strangers_are_matched_first_come_first_served(service, connected, broadcaster):
+    for n, name in enumerate(["amy", "ben", "cat", "dan"]):
+        connected(f"s{n}", name)
+    assert service.find_partner("s0") == {"status": "waiting"}
+    assert service.find_partner("s1")["partner"] == "amy"
+    assert service.find_partner("s2") == {"status": "waiting"}
+    paired = service.find_partner("s3")
+    assert paired["status"] == "paired" and paired["partner"] == "cat"
+    found = pair_events(broadcaster, "partner_found")
+    assert ("s2", {"room": paired["room"], "partner": "dan"}) in found
+    assert ("s3", {"room": paired["room"], "partner": "cat"}) in found
+    assert service.presence.in_room("s2", paired["room"])
+
+
+def test_no_self_match_and_next_avoids_the_last_partner(service, connected, broadcaster):
+    connected("a1", "amy")
+    connected("a2", "amy")
+    connected("b1", "ben")
+    connected("c1", "cat")
+    assert service.find_partner("a1") == {"status": "waiting"}
+    assert service.find_partner("a2") == {"status": "waiting"}  # another tab: not yourself
+    first = service.find_partner("b1")
+    assert first["partner"] == "amy"
+    assert service.find_partner("c1") == {"status": "waiting"}
+    # ben presses Next: amy is told, ben goes to cat rather than straight back to amy
+    assert service.find_partner("b1")["partner"] == "cat"
+    assert ("a1", {"room": first["room"]}) in pair_events(broadcaster, "partner_left")
+    # amy asked again from her second tab, so that tab holds her seat in the pair room
+    assert refusal(service.post, "a2", first["room"], "still there?").code == "forbidden"
+
+
+def test_disconnected_partner_is_gone_only_after_the_grace(
+    service, connected, broadcaster, scheduler
+):
+    connected("a1", "amy")
+    connected("b1", "ben")
+    service.find_partner("a1")
+    room = service.find_partner("b1")["room"]
+    service.disconnect("b1")
+    assert pair_events(broadcaster, "partner_left") == []
+    connected("b2", "ben")  # ben is back in time and rejoins the pair's room
+    service.join("b2", room)
+    scheduler.run_pending()
+    assert pair_events(broadcaster, "partner_left") == []
+    assert service.post("b2", room, "back").id == 1
+    service.disconnect("b2")
+    scheduler.run_pending()
+    assert pair_events(broadcaster, "partner_left") == [("a1", {"room": room})]
+
+
+def test_blocked_users_are_never_matched_nor_messaged(service, connected):
+    connected("a1", "amy")
+    connected("b1", "ben")
+    service.block("a1", "ben")
+    assert service.find_partner("b1") == {"status": "waiting"}
+    assert service.find_partner("a1") == {"status": "waiting"}
+    assert refusal(service.direct, "b1", "amy").code == "forbidden"
+    service.unblock("a1", "ben")
+    dm = service.direct("b1", "amy")
+    assert dm.room.kind == "dm" and dm.room.private
