@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError
 
-from .domain.chat import ChatService
+from .domain.chat import ChatService, JoinResult
 from .domain.errors import INTERNAL, INVALID, ChatError
 from .domain.models import Identity
 from .extensions import db, socketio
@@ -115,11 +115,16 @@ def on_rooms(sid: str, payload: EmptyPayload) -> dict:
 @handles("join", JoinPayload)
 def on_join(sid: str, payload: JoinPayload) -> dict:
     """A client enters a room (created if new); `presence` joined goes to the room's others."""
+    return _joined(sid, lambda service: service.join(sid, payload.room, payload.since))
+
+
+def _joined(sid: str, enter: Callable[[ChatService], JoinResult]) -> dict:
+    """Run a join (`enter`) and build its ack; the room stays locked until the ack is queued
+    (see app/sockets.py release_held_locks_after_ack) so no broadcast can overtake it."""
     service = chat()
     if getattr(socketio.server, "releases_held_locks", False):
-        # keep the room locked until the ack is queued: see _release_held_locks_after_ack
         service.locks.holding()
-    result = service.join(sid, payload.room, payload.since)
+    result = enter(service)
     return {
         "room": service.summary(result.room, service.identity(sid)),
         "members": result.members,
@@ -159,14 +164,7 @@ def on_history(sid: str, payload: HistoryPayload) -> dict:
 @handles("dm", UserPayload)
 def on_dm(sid: str, payload: UserPayload) -> dict:
     """A client opens a direct-message room and joins it; the other user gets `dm_opened`."""
-    service = chat()
-    result = service.direct(sid, payload.user)
-    return {
-        "room": service.summary(result.room, service.identity(sid)),
-        "members": result.members,
-        "messages": [message.to_dict() for message in result.messages],
-        "has_more": result.has_more,
-    }
+    return _joined(sid, lambda service: service.direct(sid, payload.user))
 
 
 @handles("find_partner", EmptyPayload)
