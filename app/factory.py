@@ -62,7 +62,6 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         cors_allowed_origins=origin_policy(app.config["CORS_ALLOWED_ORIGINS"]),
-        message_queue=app.config["REDIS_URL"],
         max_http_buffer_size=MAX_PACKET_BYTES,
         # One client's events are handled one at a time, in the order sent: two quick messages
         # from one person are stored in that order. Different clients still run concurrently.
@@ -120,6 +119,14 @@ def _finish_config(app: Flask) -> None:
             )
     elif not secret:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    if app.config.get("REDIS_URL"):
+        # The Socket.IO message queue alone would not share presence, rate limits or the
+        # stranger queue between processes: refuse rather than run subtly wrong.
+        raise RuntimeError(
+            "REDIS_URL is set, but running several processes behind Redis is not supported "
+            "yet: unset REDIS_URL and run one process."
+        )
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI")
     app.config["SQLALCHEMY_DATABASE_URI"] = (

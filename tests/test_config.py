@@ -290,3 +290,8 @@ def test_init_db_seeds_general_room_once(app):
         init_db()  # a second run is harmless
         repository = app.extensions["chat_repository"]
         assert repository.get_room("general") is not None
+
+
+def test_redis_url_is_refused_until_multi_process_support_exists(app_factory):
+    with pytest.raises(RuntimeError, match="REDIS_URL"):
+        app_factory(REDIS_URL="redis://127.0.0.1:6379/0")
