@@ -721,3 +721,19 @@ def test_unknown_private_names_are_forbidden_where_unknown_public_ones_are_not_f
     assert_error(call(alice, "history", {"room": MISSING_PAIR}), "forbidden")
     assert_error(call(alice, "typing", {"room": MISSING_DM, "typing": True}), "forbidden")
     assert_error(call(alice, "message", {"room": MISSING_PAIR, "text": "hi"}), "forbidden")
+
+
+def test_joining_a_pair_room_says_whether_the_chat_is_still_on(connect):
+    alice = connect("alice")
+    bob = connect("bob")
+    room = pair_up(alice, "alice", bob, "bob")
+    assert ok(call(bob, "join", {"room": room}))["room"] == {
+        "name": room,
+        "topic": "",
+        "kind": "pair",
+        "with": "alice",
+        "active": True,
+    }
+    leave_partner(alice)
+    # bob's page was away when partner_left went out: its rejoin tells it the chat ended
+    assert ok(call(bob, "join", {"room": room, "since": 0}))["room"]["active"] is False

@@ -144,6 +144,10 @@ class ChatService:
         if room.private:
             other = self.repository.other_member(room, identity.user_id)
             summary["with"] = other[1] if other else None
+        if room.kind == "pair":
+            # a page coming back after the pair ended learns it here, not on its next send
+            pairing = self.pairs.pairing_of(identity.user_id)
+            summary["active"] = pairing is not None and pairing.room == room.name
         return summary
 
     def join(self, sid: str, room_name: str, since: int | None = None) -> JoinResult:

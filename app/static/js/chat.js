@@ -249,6 +249,10 @@ async function joinRoom(name) {
       return false;
     }
     applyJoin(r, ack, since);
+    // A stranger chat that ended while this page was away (protocol: `room.active`).
+    if (r.kind === "pair" && ack.room?.active === false && stranger.room === name) {
+      pairEnded("This chat has ended.", "The chat has ended.");
+    }
     if (since === null || !ack.has_more) break;
     since = r.lastId;
   }

@@ -1,0 +1,139 @@
+"""One-to-one in real browsers: talking to a stranger, direct messages, blocking."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import message, send, texts
+
+
+def talk_to_a_stranger(page: Page) -> None:
+    page.get_by_role("button", name="Talk to a stranger").click()
+    expect(page.locator("#room-name")).to_have_text("Talk to a stranger")
+
+
+def stranger_status(page: Page):
+    return page.locator("#stranger-status")
+
+
+def test_two_strangers_are_matched_chat_and_one_presses_next(open_chat):
+    stella = open_chat("stella")
+    tom = open_chat("tom")
+    talk_to_a_stranger(stella)
+    talk_to_a_stranger(tom)
+    box = stella.get_by_label("Message", exact=True)
+    expect(box).to_be_disabled()
+
+    stella.get_by_role("button", name="Start").click()
+    expect(stranger_status(stella)).to_have_text("Waiting for someone…")
+    # The keyboard user who pressed Start lands on Stop, which replaced it.
+    expect(stella.get_by_role("button", name="Stop")).to_be_focused()
+    tom.get_by_role("button", name="Start").click()
+    expect(stranger_status(tom)).to_have_text("You are talking to stella")
+    expect(stranger_status(stella)).to_have_text("You are talking to tom")
+    expect(stella.locator("#member-list")).to_contain_text("tom")
+
+    send(stella, "hi stranger")
+    expect(message(tom, "hi stranger")).to_contain_text("stella")
+    send(tom, "hello <b>you</b>")
+    expect(message(stella, "hello <b>you</b>").locator(".text")).to_have_text("hello <b>you</b>")
+    assert texts(stella) == texts(tom) == ["hi stranger", "hello <b>you</b>"]
+    # The pair's room is private: it is listed neither as a room nor as a direct message.
+    expect(stella.locator("#my-rooms .room-button")).to_have_count(1)
+    expect(stella.locator("#dm-rooms .room-button")).to_have_count(0)
+
+    tom.get_by_role("button", name="Next").click()
+    expect(stranger_status(tom)).to_have_text("Waiting for someone…")
+    expect(tom.locator("#scroller .message")).to_have_count(0)
+    expect(stranger_status(stella)).to_have_text("Your partner left.")
+    expect(stella.locator("#scroller")).to_contain_text("tom left the chat.")
+    expect(box).to_be_disabled()
+    expect(stella.get_by_role("button", name="Next")).to_be_hidden()
+
+    # Start again: nobody else is waiting, so the two meet again, in a new, empty chat.
+    stella.get_by_role("button", name="Start").click()
+    expect(stranger_status(stella)).to_have_text("You are talking to tom")
+    expect(stranger_status(tom)).to_have_text("You are talking to stella")
+    expect(stella.locator("#scroller .message")).to_have_count(0)
+    send(tom, "again?")
+    expect(message(stella, "again?")).to_be_visible()
+
+    stella.get_by_role("button", name="Stop").click()
+    expect(stranger_status(stella)).to_have_text("You left the chat with tom.")
+    expect(stranger_status(tom)).to_have_text("Your partner left.")
+    expect(tom.get_by_role("button", name="Start")).to_be_visible()
+
+
+def test_a_stranger_chat_survives_a_dropped_connection(open_chat):
+    uri = open_chat("uri")
+    vera = open_chat("vera")
+    talk_to_a_stranger(uri)
+    talk_to_a_stranger(vera)
+    uri.get_by_role("button", name="Start").click()
+    vera.get_by_role("button", name="Start").click()
+    expect(stranger_status(uri)).to_have_text("You are talking to vera")
+
+    uri.context.set_offline(True)
+    expect(uri.locator("#connection")).to_have_text("Offline")
+    expect(stranger_status(vera)).to_have_text(
+        "You are talking to uri (connection lost, waiting for uri to come back…)"
+    )
+    send(vera, "sent while you were away")
+    uri.context.set_offline(False)
+    expect(uri.locator("#connection")).to_have_text("Connected", timeout=20_000)
+    # Back within the grace period: the same chat, with what was said meanwhile.
+    expect(message(uri, "sent while you were away")).to_be_visible()
+    expect(stranger_status(uri)).to_have_text("You are talking to vera")
+    send(uri, "back")
+    expect(message(vera, "back")).to_be_visible()
+    expect(stranger_status(vera)).to_have_text("You are talking to uri")
+
+
+def test_a_direct_message_from_the_online_list_then_a_block(open_chat):
+    dora = open_chat("dora")
+    eddie = open_chat("eddie")
+    members = dora.locator("#member-list")
+    expect(members).to_contain_text("eddie")
+    expect(members.get_by_role("button", name="DM dora")).to_have_count(0)  # not yourself
+
+    members.get_by_role("button", name="DM eddie").click()
+    expect(dora.locator("#room-name")).to_have_text("eddie")
+    expect(dora.get_by_label("Message", exact=True)).to_be_focused()
+    expect(dora.locator("#dm-rooms .room-button")).to_have_text(re.compile(r"eddie"))
+    send(dora, "psst, just between us")
+
+    # eddie was not asked: the conversation appears under Direct messages, unread.
+    entry = eddie.locator("#dm-rooms .room-button")
+    expect(entry).to_contain_text("dora")
+    expect(entry.locator(".badge")).to_have_text("1")
+    expect(eddie.locator("#room-name")).to_have_text("#general")
+    expect(message(eddie, "psst, just between us")).to_have_count(0)
+    entry.click()
+    expect(eddie.locator("#room-name")).to_have_text("dora")
+    expect(message(eddie, "psst, just between us")).to_be_visible()
+    expect(entry.locator(".badge")).to_have_count(0)
+    send(eddie, "got it")
+    expect(message(dora, "got it")).to_be_visible()
+    assert texts(dora) == texts(eddie) == ["psst, just between us", "got it"]
+
+    # eddie blocks dora: her next message is refused, and she is told why in plain words.
+    eddie.get_by_role("button", name="Block dora").click()
+    expect(eddie.get_by_role("button", name="Unblock dora")).to_be_visible()
+    send(dora, "hello?")
+    expect(message(dora, "hello?")).to_contain_text(
+        "Not sent: You can't send messages to eddie: one of you has blocked the other."
+    )
+    expect(message(eddie, "hello?")).to_have_count(0)
+    dora.locator('#my-rooms .room-button[data-room="general"]').click()
+    dora.locator("#member-list").get_by_role("button", name="DM eddie").click()
+    expect(dora.locator("#error-text")).to_have_text(
+        "You can't message eddie: one of you has blocked the other."
+    )
+
+    eddie.get_by_role("button", name="Unblock dora").click()
+    expect(eddie.get_by_role("button", name="Block dora")).to_be_visible()
+    send(eddie, "ok, talk again")
+    dm_with_eddie = dora.locator("#dm-rooms .room-button")
+    expect(dm_with_eddie.locator(".badge")).to_have_text("1")
+    dm_with_eddie.click()
+    expect(message(dora, "ok, talk again")).to_be_visible()
