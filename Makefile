@@ -5,15 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+SERVE_PORT ?= 8000
 SOCKETIO_JS_VERSION := 4.8.1
 SOCKETIO_JS_DIR := app/static/vendor/socket.io
 CHROMIUM := /usr/bin/chromium
 export FLASK_APP := wsgi
 
-.PHONY: help install install-test init-db run test lint format chromium screenshots vendor-js clean
+.PHONY: help install install-test init-db run serve test lint format chromium screenshots vendor-js clean
 
 help:
 	@echo "make run        create .venv, install, create the SQLite database, serve on http://$(HOST):$(PORT)"
+	@echo "make serve      the production server (gunicorn + gevent) on http://$(HOST):8000; needs SECRET_KEY"
 	@echo "make test       install the test dependencies and run lint and the whole test suite"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make format     ruff format + ruff check --fix"
@@ -41,6 +43,10 @@ init-db: install
 
 run: init-db
 	$(BIN)/flask run --host "$(HOST)" --port "$(PORT)"
+
+# The production server (gunicorn, gevent worker): needs SECRET_KEY; see README "Production".
+serve: init-db
+	APP_ENV=production GUNICORN_BIND="$(HOST):$(SERVE_PORT)" $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 lint: install-test
 	$(BIN)/ruff check .

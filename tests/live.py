@@ -20,18 +20,22 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`flask run` (threading mode, as `make run` starts it) on a throwaway database."""
+    """`flask run` (threading mode, as `make run` starts it) or, with `production`, gunicorn
+    with the gevent worker (as `make serve` starts it), on a throwaway database."""
 
-    def __init__(self, database_url: str, log_path: Path, **env: str):
+    def __init__(self, database_url: str, log_path: Path, *, production: bool = False, **env: str):
+        self.production = production
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {
             **os.environ,
-            "APP_ENV": "development",
+            "APP_ENV": "production" if production else "development",
+            "SESSION_COOKIE_SECURE": "0",  # the tests speak plain http
             "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
             "DATABASE_URL": database_url,
             "FLASK_APP": "wsgi",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             **env,
         }
         self.process: subprocess.Popen | None = None
@@ -40,8 +44,11 @@ class LiveServer:
         flask = [sys.executable, "-m", "flask"]
         subprocess.run([*flask, "init-db"], cwd=ROOT, env=self.env, check=True, capture_output=True)
         log = self.log_path.open("ab")
+        serve = [*flask, "run", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.production:  # what `make serve` runs: gunicorn, gevent worker
+            serve = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
         self.process = subprocess.Popen(
-            [*flask, "run", "--host", "127.0.0.1", "--port", str(self.port)],
+            serve,
             cwd=ROOT,
             env=self.env,
             stdout=log,
