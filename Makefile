@@ -11,7 +11,7 @@ SOCKETIO_JS_DIR := app/static/vendor/socket.io
 CHROMIUM := /usr/bin/chromium
 export FLASK_APP := wsgi
 
-.PHONY: help install install-test init-db run serve test lint format chromium screenshots vendor-js clean
+.PHONY: help install install-test init-db run serve test lint format chromium screenshots vendor-js bench clean
 
 help:
 	@echo "make run        create .venv, install, create the SQLite database, serve on http://$(HOST):$(PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make screenshots  regenerate docs/screenshots/ from the real app in Chromium"
 	@echo "make vendor-js  refresh the socket.io browser client from the npm package"
+	@echo "make bench      benchmark against Node socket.io (~10 min; QUICK=1: under a minute)"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -78,6 +79,18 @@ vendor-js:
 	  && cp "$$tmp/package/dist/socket.io.esm.min.js" "$$tmp/package/LICENSE" $(SOCKETIO_JS_DIR)/ \
 	  && echo "socket.io-client $(SOCKETIO_JS_VERSION) (dist/socket.io.esm.min.js) from the npm package; refresh with \`make vendor-js\`." > $(SOCKETIO_JS_DIR)/VERSION \
 	  && rm -rf "$$tmp"
+
+# The benchmark of issue 7 (bench/README.md): this server against the Node socket.io reference,
+# load from socket.io-client (bench/node_modules, installed from bench/package-lock.json).
+# `make bench` ~10 min; `make bench QUICK=1` under a minute; BENCH_ARGS=--update-docs rewrites
+# the "Latest run" section of docs/performance.md; BENCH_ARGS="--configs all" etc.
+BENCH_NODE_MODULES := bench/node_modules/.package-lock.json
+$(BENCH_NODE_MODULES): bench/package.json bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund
+
+bench: install-test $(BENCH_NODE_MODULES)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick) $(BENCH_ARGS) \
+	  --command "make bench$(if $(QUICK), QUICK=$(QUICK))$(if $(BENCH_ARGS), BENCH_ARGS=\"$(BENCH_ARGS)\")"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
