@@ -59,9 +59,9 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
             try:
-                requests.get(f"{self.url}/auth/login", timeout=1)
+                requests.get(f"{self.url}/auth/login", timeout=2)
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or gunicorn's worker booting
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not start in {timeout} s:\n{self.log_path.read_text()}")
