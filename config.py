@@ -31,6 +31,15 @@ def _env_origins(name: str) -> str | list[str] | None:
     return [origin.strip() for origin in value.split(",") if origin.strip()]
 
 
+def _env_transports(name: str) -> list[str]:
+    value = os.environ.get(name, "").strip() or "polling,websocket"
+    transports = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = set(transports) - {"polling", "websocket"}
+    if unknown or not transports:
+        raise RuntimeError(f"{name}={value!r}: use polling, websocket, or both comma-separated")
+    return transports
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -39,9 +48,14 @@ class Config:
     # None: derived from the instance folder (instance/chat.db) by create_app.
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Set it to run several processes: Socket.IO message queue, presence, limits, stranger queue.
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Seconds after which a process that stopped beating (it died) has its users leave.
+    PRESENCE_TTL = _env_float("PRESENCE_TTL", 30.0)
     CORS_ALLOWED_ORIGINS = _env_origins("CORS_ALLOWED_ORIGINS")
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    # "websocket" alone lets several workers share one port without sticky sessions.
+    SOCKETIO_TRANSPORTS = _env_transports("SOCKETIO_TRANSPORTS")
 
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
     TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
@@ -82,8 +96,10 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = None
+    PRESENCE_TTL = 30.0
     CORS_ALLOWED_ORIGINS = None
     SOCKETIO_ASYNC_MODE = "threading"
+    SOCKETIO_TRANSPORTS = ["polling", "websocket"]
     WTF_CSRF_ENABLED = False
     # Fast hashes keep the suite quick; still real salted hashes checked by werkzeug.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105

@@ -19,11 +19,23 @@ class SocketIOBroadcaster:
     def __init__(self, socketio: SocketIO):
         self.socketio = socketio
 
+    @property
+    def _ordering(self):
+        """The message queue's per-room ordering, when several processes share one (Redis)."""
+        manager = self.socketio.server.manager
+        return manager if hasattr(manager, "caught_up") else None
+
     def subscribe(self, sid: str, room: str) -> None:
         self.socketio.server.enter_room(sid, channel(room), namespace=NAMESPACE)
 
     def unsubscribe(self, sid: str, room: str) -> None:
         self.socketio.server.leave_room(sid, channel(room), namespace=NAMESPACE)
+        if (ordering := self._ordering) is not None:
+            ordering.forget(room, sid)
+
+    def caught_up(self, sid: str, room: str, upto: int) -> None:
+        if (ordering := self._ordering) is not None:
+            ordering.caught_up(room, sid, upto)
 
     def message(self, message: Message) -> None:
         self.socketio.emit("message", message.to_dict(), to=channel(message.room), namespace="/")

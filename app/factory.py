@@ -2,16 +2,21 @@
 
 import logging
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
+import socketio as socketio_lib
 from flask import Flask
+from redis import Redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from config import Config, config_from_env
 
 from . import events  # noqa: F401  (registers the Socket.IO handlers on `socketio`)
+from .cluster import Heartbeat, OrderedRedisManager
 from .domain.accounts import AccountService
 from .domain.chat import ChatService, Limits
+from .domain.ports import PairStore, PresenceStore, RateLimiter
 from .extensions import csrf, db, login_manager, migrate, socketio
 from .shutdown import InFlight
 from .sockets import (
@@ -26,6 +31,12 @@ from .storage.memory import (
     MemoryPresenceStore,
     MemoryRateLimiter,
     StripedRoomLocks,
+)
+from .storage.redis_stores import (
+    RedisLiveness,
+    RedisPairStore,
+    RedisPresenceStore,
+    RedisRateLimiter,
 )
 from .storage.sql import SqlAccountRepository, SqlChatRepository
 from .tokens import TokenSigner
@@ -58,18 +69,22 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    room_locks = StripedRoomLocks()
+    stores = _shared_stores(app, room_locks) if app.config["REDIS_URL"] else _local_stores()
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         cors_allowed_origins=origin_policy(app.config["CORS_ALLOWED_ORIGINS"]),
         max_http_buffer_size=MAX_PACKET_BYTES,
+        transports=app.config["SOCKETIO_TRANSPORTS"],
         # One client's events are handled one at a time, in the order sent: two quick messages
         # from one person are stored in that order. Different clients still run concurrently.
         async_handlers=False,
+        # Always given: the extension is shared by every app built in this process (tests).
+        client_manager=stores.manager,
     )
     tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
     refuse_reserved_event_names(socketio.server)
-    room_locks = StripedRoomLocks()
     release_held_locks_after_ack(socketio.server, room_locks)
 
     from .broadcast import SocketIOBroadcaster, SocketIOScheduler
@@ -82,10 +97,10 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     app.extensions["chat_repository"] = SqlChatRepository(db.session)
     app.extensions["chat"] = ChatService(
         app.extensions["chat_repository"],
-        MemoryPresenceStore(),
+        stores.presence,
         SocketIOBroadcaster(socketio),
         room_locks,
-        MemoryRateLimiter(),
+        stores.limiter,
         Limits(
             message_rate=app.config["MESSAGE_RATE"],
             message_burst=app.config["MESSAGE_BURST"],
@@ -94,7 +109,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
             flood_strikes=app.config["FLOOD_STRIKES"],
             pair_grace_seconds=app.config["PAIR_GRACE_SECONDS"],
         ),
-        pairs=MemoryPairStore(),
+        pairs=stores.pairs,
         scheduler=SocketIOScheduler(socketio, app),
     )
 
@@ -120,17 +135,54 @@ def _finish_config(app: Flask) -> None:
     elif not secret:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
-    if app.config.get("REDIS_URL"):
-        # The Socket.IO message queue alone would not share presence, rate limits or the
-        # stranger queue between processes: refuse rather than run subtly wrong.
-        raise RuntimeError(
-            "REDIS_URL is set, but running several processes behind Redis is not supported "
-            "yet: unset REDIS_URL and run one process."
-        )
-
     url = app.config.get("SQLALCHEMY_DATABASE_URI")
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         normalise_database_url(url) if url else default_sqlite_url(app.instance_path)
+    )
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where presence, rate limits and stranger chat live, and how emits reach clients."""
+
+    presence: PresenceStore
+    limiter: RateLimiter
+    pairs: PairStore
+    manager: socketio_lib.Manager | None  # None: python-socketio's in-process manager
+
+
+def _local_stores() -> Stores:
+    """One process: everything in memory."""
+    return Stores(MemoryPresenceStore(), MemoryRateLimiter(), MemoryPairStore(), None)
+
+
+def _shared_stores(app: Flask, room_locks: StripedRoomLocks) -> Stores:
+    """Several processes: Redis carries every emit (Socket.IO's message queue) and holds what
+    all of them must agree on."""
+    url = app.config["REDIS_URL"]
+    redis_client = Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    app.extensions["redis"] = redis_client
+
+    def read_back(room: str, after: int, upto: int) -> list[dict]:
+        with app.app_context():
+            return app.extensions["chat"].messages_between(room, after, upto)
+
+    def start_heartbeat() -> None:
+        app.extensions["heartbeat"].start()
+
+    manager = OrderedRedisManager(
+        url, locks=room_locks, read_back=read_back, on_start=start_heartbeat
+    )
+    ttl = app.config["PRESENCE_TTL"]
+    liveness = RedisLiveness(redis_client, manager.host_id, ttl)
+    app.extensions["heartbeat"] = Heartbeat(
+        app, socketio.start_background_task, socketio.sleep, liveness, ttl
+    )
+    return Stores(
+        RedisPresenceStore(redis_client, manager.host_id),
+        RedisRateLimiter(redis_client),
+        RedisPairStore(redis_client),
+        manager,
     )
 
 

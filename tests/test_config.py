@@ -32,6 +32,8 @@ def fresh_config_module(monkeypatch, **env):
         "CORS_ALLOWED_ORIGINS",
         "SESSION_COOKIE_SECURE",
         "TOKEN_MAX_AGE",
+        "SOCKETIO_TRANSPORTS",
+        "PRESENCE_TTL",
     ]:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -292,6 +294,15 @@ def test_init_db_seeds_general_room_once(app):
         assert repository.get_room("general") is not None
 
 
-def test_redis_url_is_refused_until_multi_process_support_exists(app_factory):
-    with pytest.raises(RuntimeError, match="REDIS_URL"):
-        app_factory(REDIS_URL="redis://127.0.0.1:6379/0")
+def test_transports_from_environment(monkeypatch):
+    module = fresh_config_module(monkeypatch, SOCKETIO_TRANSPORTS=" websocket ")
+    assert module.Config.SOCKETIO_TRANSPORTS == ["websocket"]
+    assert fresh_config_module(monkeypatch).Config.SOCKETIO_TRANSPORTS == [
+        "polling",
+        "websocket",
+    ]
+
+
+def test_unknown_transport_is_refused(monkeypatch):
+    with pytest.raises(RuntimeError, match="SOCKETIO_TRANSPORTS"):
+        fresh_config_module(monkeypatch, SOCKETIO_TRANSPORTS="websocket,carrier-pigeon")

@@ -162,6 +162,9 @@ class ChatService:
                 messages, has_more = self.repository.latest(room, self.limits.join_page)
             else:
                 messages, has_more = self.repository.after(room, since, self.limits.catch_up_max)
+            # with no message to go by: nothing newer than `since`, or an empty room
+            upto = messages[-1].id if messages else min(since or 0, room.last_message_id or 0)
+            self.broadcaster.caught_up(sid, room.name, upto)
         if newly_present:
             self.broadcaster.presence(room.name, identity.username, JOINED, (sid,))
         return JoinResult(room, self.presence.members(room.name), messages, has_more)
@@ -246,6 +249,15 @@ class ChatService:
         if before is None:
             return self.repository.latest(room, limit)
         return self.repository.before(room, before, limit)
+
+    def messages_between(self, room_name: str, after: int, upto: int) -> list[dict]:
+        """Stored messages with `after` < id <= `upto`, as broadcast: a message whose
+        broadcast from another process has not arrived yet, read back to keep id order."""
+        room = self.repository.get_room(room_name)
+        if room is None or upto <= after:
+            return []
+        messages, _ = self.repository.after(room, after, upto - after)
+        return [message.to_dict() for message in messages if message.id <= upto]
 
     # -- direct messages and stranger chat ----------------------------------------------
 

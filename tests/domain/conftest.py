@@ -25,12 +25,16 @@ class RecordingBroadcaster:
 
     subscriptions: dict[str, set[str]] = field(default_factory=dict)
     sent: list[tuple] = field(default_factory=list)
+    caught_up_to: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def subscribe(self, sid, room):
         self.subscriptions.setdefault(room, set()).add(sid)
 
     def unsubscribe(self, sid, room):
         self.subscriptions.get(room, set()).discard(sid)
+
+    def caught_up(self, sid, room, upto):
+        self.caught_up_to[(sid, room)] = upto
 
     def message(self, message):
         self.sent.append(("message", message.room, message.id, message.text))

@@ -1,0 +1,338 @@
+"""Redis stores shared by every process: presence, rate-limit buckets, stranger queue, liveness.
+
+Each multi-key change is one Lua script, so it is atomic across processes. A process's
+connections are filed under its host id; when its heartbeat key expires (the process died),
+a surviving process takes them over and disconnects them (see app/cluster.py).
+"""
+
+import json
+import threading
+
+from redis import Redis
+
+from ..domain.models import Identity, Pairing, Seat
+
+KEY_PREFIX = "chat:"
+
+_ENTER = """
+local uid = redis.call('HGET', KEYS[3], 'uid')
+if not uid then return -1 end
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[2], uid, 1) == 1 then return 1 end
+return 0
+"""
+
+_EXIT = """
+local uid = redis.call('HGET', KEYS[3], 'uid')
+if not uid then return 0 end
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[2], uid, -1) <= 0 then
+  redis.call('HDEL', KEYS[2], uid)
+  return 1
+end
+return 0
+"""
+
+# KEYS: the connection's hash and room set; ARGV: key prefix, sid.
+# Returns nil, or {uid, name, expires_at, room1, left1, room2, left2, ...}.
+_REMOVE = """
+local info = redis.call('HMGET', KEYS[1], 'uid', 'name', 'exp', 'host')
+if not info[1] then return nil end
+local uid = info[1]
+local out = {uid, info[2], info[3] or ''}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[1] .. 'room:' .. room
+  local left = 0
+  if redis.call('HINCRBY', key, uid, -1) <= 0 then
+    redis.call('HDEL', key, uid)
+    left = 1
+  end
+  table.insert(out, room)
+  table.insert(out, left)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', ARGV[1] .. 'user:' .. uid .. ':sids', ARGV[2])
+if info[4] then redis.call('SREM', ARGV[1] .. 'host:' .. info[4] .. ':sids', ARGV[2]) end
+return out
+"""
+
+# Token bucket on the server's clock (all processes share it). Returns the wait as a string:
+# Lua numbers would be truncated to integers on the way back.
+_REFILL_AND_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(bucket[1]) or burst
+local at = tonumber(bucket[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return tostring(wait)
+"""
+
+# KEYS: queue (list of user ids, arrival order), seats, pairs, last partners.
+# ARGV: my user id, my seat (JSON), the pair room, then excluded user ids.
+_MATCH = """
+local queue, seats, pairs, last = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local me, my_seat, room = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HEXISTS', seats, me) == 1 then
+  redis.call('HSET', seats, me, my_seat)
+  return nil
+end
+local excluded = {}
+for i = 4, #ARGV do excluded[ARGV[i]] = true end
+local my_last = redis.call('HGET', last, me)
+local chosen, fallback = nil, nil
+for _, other in ipairs(redis.call('LRANGE', queue, 0, -1)) do
+  if other ~= me and not excluded[other] then
+    if my_last == other or redis.call('HGET', last, other) == me then
+      fallback = fallback or other
+    else
+      chosen = other
+      break
+    end
+  end
+end
+chosen = chosen or fallback
+if not chosen then
+  redis.call('RPUSH', queue, me)
+  redis.call('HSET', seats, me, my_seat)
+  return nil
+end
+local seat = redis.call('HGET', seats, chosen)
+redis.call('LREM', queue, 0, chosen)
+redis.call('HDEL', seats, chosen)
+local partner = cjson.decode(seat)
+local mine = cjson.decode(my_seat)
+redis.call('HSET', pairs, me, cjson.encode({room = room, seat = partner}))
+redis.call('HSET', pairs, chosen, cjson.encode({room = room, seat = mine}))
+return seat
+"""
+
+_END_PAIR = """
+local pairs, last, me = KEYS[1], KEYS[2], ARGV[1]
+local pairing = redis.call('HGET', pairs, me)
+if not pairing then return nil end
+local partner = cjson.decode(pairing).seat.user_id
+redis.call('HDEL', pairs, me, partner)
+redis.call('HSET', last, me, partner, partner, me)
+return pairing
+"""
+
+_LEAVE_QUEUE = """
+local queue, seats, me, sid = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local seat = redis.call('HGET', seats, me)
+if not seat then return 0 end
+if sid ~= '' and cjson.decode(seat).sid ~= sid then return 0 end
+redis.call('LREM', queue, 0, me)
+redis.call('HDEL', seats, me)
+return 1
+"""
+
+
+class RedisPresenceStore:
+    """Presence shared by every process; this process's own connections are also kept here,
+    in memory, because every event reads them (identity, rooms) and only this process
+    handles a connection's events."""
+
+    def __init__(self, redis: Redis, host_id: str, prefix: str = KEY_PREFIX):
+        self.redis = redis
+        self.host_id = host_id
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._identities: dict[str, Identity] = {}
+        # rooms a local connection is known to be in; a miss is checked in Redis, because
+        # another process may put one of ours in a room (stranger chat pairs across processes)
+        self._rooms: dict[str, set[str]] = {}
+        self._enter = redis.register_script(_ENTER)
+        self._exit = redis.register_script(_EXIT)
+        self._remove = redis.register_script(_REMOVE)
+
+    def _key(self, *parts: str | int) -> str:
+        return self.prefix + ":".join(str(part) for part in parts)
+
+    def add_connection(self, sid: str, identity: Identity) -> None:
+        with self._lock:
+            self._identities[sid] = identity
+            self._rooms[sid] = set()
+        connection = {"uid": identity.user_id, "name": identity.username, "host": self.host_id}
+        if identity.expires_at is not None:
+            connection["exp"] = repr(identity.expires_at)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self._key("sid", sid), mapping=connection)
+            pipe.sadd(self._key("user", identity.user_id, "sids"), sid)
+            pipe.sadd(self._key("host", self.host_id, "sids"), sid)
+            pipe.hset(self._key("names"), identity.user_id, identity.username)
+            pipe.execute()
+
+    def remove_connection(self, sid: str) -> tuple[Identity | None, list[tuple[str, bool]]]:
+        with self._lock:
+            self._identities.pop(sid, None)
+            self._rooms.pop(sid, None)
+        out = self._remove(
+            keys=[self._key("sid", sid), self._key("sid", sid, "rooms")], args=[self.prefix, sid]
+        )
+        if not out:
+            return None, []
+        user_id, name, expires_at, *rooms = out
+        identity = Identity(int(user_id), name, float(expires_at) if expires_at else None)
+        left = [(rooms[i], bool(int(rooms[i + 1]))) for i in range(0, len(rooms), 2)]
+        return identity, sorted(left)
+
+    def identity(self, sid: str) -> Identity | None:
+        identity = self._identities.get(sid)
+        if identity is not None:
+            return identity
+        user_id, name, expires_at = self.redis.hmget(self._key("sid", sid), "uid", "name", "exp")
+        if user_id is None:
+            return None
+        return Identity(int(user_id), name, float(expires_at) if expires_at else None)
+
+    def enter(self, sid: str, room: str) -> bool:
+        newly_present = self._enter(
+            keys=[self._key("sid", sid, "rooms"), self._key("room", room), self._key("sid", sid)],
+            args=[room],
+        )
+        if newly_present == -1:
+            raise KeyError(sid)
+        self._remember(sid, room)
+        return newly_present == 1
+
+    def exit(self, sid: str, room: str) -> bool:
+        with self._lock:
+            rooms = self._rooms.get(sid)
+            if rooms is not None:
+                rooms.discard(room)
+        user_left = self._exit(
+            keys=[self._key("sid", sid, "rooms"), self._key("room", room), self._key("sid", sid)],
+            args=[room],
+        )
+        return user_left == 1
+
+    def in_room(self, sid: str, room: str) -> bool:
+        rooms = self._rooms.get(sid)
+        if rooms is not None and room in rooms:
+            return True
+        if not self.redis.sismember(self._key("sid", sid, "rooms"), room):
+            return False
+        self._remember(sid, room)
+        return True
+
+    def _remember(self, sid: str, room: str) -> None:
+        with self._lock:
+            rooms = self._rooms.get(sid)
+            if rooms is not None:
+                rooms.add(room)
+
+    def members(self, room: str) -> list[str]:
+        user_ids = self.redis.hkeys(self._key("room", room))
+        if not user_ids:
+            return []
+        names = self.redis.hmget(self._key("names"), user_ids)
+        return sorted((name for name in names if name), key=str.casefold)
+
+    def online_count(self, room: str) -> int:
+        return self.redis.hlen(self._key("room", room))
+
+    def sids_of(self, user_id: int) -> list[str]:
+        return list(self.redis.smembers(self._key("user", user_id, "sids")))
+
+
+class RedisRateLimiter:
+    """Token buckets in Redis, so a user's limit holds whichever process they talk to."""
+
+    def __init__(self, redis: Redis, prefix: str = KEY_PREFIX):
+        self.prefix = prefix
+        self._bucket = redis.register_script(_REFILL_AND_TAKE)
+
+    def hit(self, key: str, rate: float, burst: int) -> float:
+        return float(self._bucket(keys=[f"{self.prefix}bucket:{key}"], args=[rate, burst]))
+
+
+class RedisPairStore:
+    """Stranger chat's queue and pairs, matched atomically for every process at once."""
+
+    def __init__(self, redis: Redis, prefix: str = KEY_PREFIX):
+        self.redis = redis
+        self._queue = f"{prefix}pair:queue"
+        self._seats = f"{prefix}pair:seats"
+        self._pairs = f"{prefix}pair:pairs"
+        self._last = f"{prefix}pair:last"
+        self._match = redis.register_script(_MATCH)
+        self._end_pair = redis.register_script(_END_PAIR)
+        self._leave_queue = redis.register_script(_LEAVE_QUEUE)
+
+    def match(self, me: Seat, excluded: set[int], room: str) -> Seat | None:
+        seat = self._match(
+            keys=[self._queue, self._seats, self._pairs, self._last],
+            args=[me.user_id, _seat_json(me), room, *sorted(excluded)],
+        )
+        return _seat(json.loads(seat)) if seat else None
+
+    def pairing_of(self, user_id: int) -> Pairing | None:
+        return _pairing(self.redis.hget(self._pairs, user_id))
+
+    def end_pair(self, user_id: int) -> Pairing | None:
+        return _pairing(self._end_pair(keys=[self._pairs, self._last], args=[user_id]))
+
+    def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
+        left = self._leave_queue(keys=[self._queue, self._seats], args=[user_id, sid or ""])
+        return left == 1
+
+
+def _seat_json(seat: Seat) -> str:
+    # user ids travel as strings: Lua compares them with the queue's string entries
+    return json.dumps({"user_id": str(seat.user_id), "username": seat.username, "sid": seat.sid})
+
+
+def _seat(data: dict) -> Seat:
+    return Seat(int(data["user_id"]), data["username"], data["sid"])
+
+
+def _pairing(raw: str | None) -> Pairing | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return Pairing(data["room"], _seat(data["seat"]))
+
+
+class RedisLiveness:
+    """Which server processes are alive: each refreshes a key that expires if it dies."""
+
+    def __init__(self, redis: Redis, host_id: str, ttl: float, prefix: str = KEY_PREFIX):
+        self.redis = redis
+        self.host_id = host_id
+        self.ttl_ms = max(1, int(ttl * 1000))
+        self.prefix = prefix
+
+    def beat(self) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.set(f"{self.prefix}alive:{self.host_id}", "1", px=self.ttl_ms)
+            pipe.sadd(f"{self.prefix}hosts", self.host_id)
+            pipe.execute()
+
+    def claim_dead_hosts(self) -> list[str]:
+        """Hosts whose heartbeat expired, each claimed by one surviving process only."""
+        claimed = []
+        for host in self.redis.smembers(f"{self.prefix}hosts"):
+            if host == self.host_id or self.redis.exists(f"{self.prefix}alive:{host}"):
+                continue
+            if self.redis.set(f"{self.prefix}reaping:{host}", self.host_id, nx=True, px=60_000):
+                claimed.append(host)
+        return claimed
+
+    def connections_of(self, host: str) -> list[str]:
+        return list(self.redis.smembers(f"{self.prefix}host:{host}:sids"))
+
+    def forget(self, host: str) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.srem(f"{self.prefix}hosts", host)
+            pipe.delete(f"{self.prefix}host:{host}:sids", f"{self.prefix}reaping:{host}")
+            pipe.execute()
+
+    def leave(self) -> None:
+        """A clean shutdown: stop counting as alive (connections are removed one by one)."""
+        self.redis.delete(f"{self.prefix}alive:{self.host_id}")
