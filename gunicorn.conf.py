@@ -27,6 +27,14 @@ raw_env = [
 ]
 
 
+def post_worker_init(worker):
+    """SIGTERM (a deploy, a scale-down): close every client so it reconnects, to another
+    process or to this one restarted, and let in-flight events store and ack first."""
+    from app.shutdown import drain_when_gunicorn_stops
+
+    drain_when_gunicorn_stops(worker)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: what log collectors expect."""
 

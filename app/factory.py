@@ -160,7 +160,13 @@ def _shared_stores(app: Flask, room_locks: StripedRoomLocks) -> Stores:
     """Several processes: Redis carries every emit (Socket.IO's message queue) and holds what
     all of them must agree on."""
     url = app.config["REDIS_URL"]
-    redis_client = Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    redis_client = Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        socket_timeout=5,
+        health_check_interval=30,
+    )
     app.extensions["redis"] = redis_client
 
     def read_back(room: str, after: int, upto: int) -> list[dict]:

@@ -62,6 +62,22 @@ def drain(socketio: SocketIO, in_flight: InFlight, timeout: float = 10.0) -> Non
     )
 
 
+def drain_when_gunicorn_stops(worker) -> None:
+    """gunicorn's SIGTERM only stops accepting and waits for open requests, and a WebSocket
+    stays open until its client leaves: drain as well, so clients move on at once."""
+    app = worker.wsgi
+    stop_worker = worker.handle_exit
+
+    def stop_and_drain(signum, frame) -> None:
+        stop_worker(signum, frame)
+        log.info("SIGTERM received: draining connections")
+        socketio = app.extensions["socketio"]
+        socketio.start_background_task(drain, socketio, app.extensions["in_flight"])
+
+    worker.handle_exit = stop_and_drain
+    signal.signal(signal.SIGTERM, stop_and_drain)
+
+
 def install_sigterm_handler(app: Flask, socketio: SocketIO) -> bool:
     """For `flask run`: SIGTERM drains, then stops the server. Servers that handle SIGTERM
     themselves (gunicorn) are left alone."""

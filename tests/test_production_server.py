@@ -47,3 +47,33 @@ def test_gunicorn_gevent_serves_websocket_chat_health_and_json_logs(tmp_path):
     entries = [json.loads(line) for line in lines]
     assert any(e["logger"] == "gunicorn.error" and "gevent" in e["message"] for e in entries)
     assert any(e["logger"] == "gunicorn.access" and "/healthz" in e["message"] for e in entries)
+
+
+def test_sigterm_under_gunicorn_closes_open_websockets_instead_of_waiting_them_out(tmp_path):
+    import time
+
+    with live_server(
+        f"sqlite:///{tmp_path / 'prod.db'}",
+        tmp_path / "gunicorn.log",
+        production=True,
+        GUNICORN_GRACEFUL_TIMEOUT="30",
+        **FAST_HASH,
+    ) as server:
+        dropped = []
+        clients = []
+        for name in ("alice", "bob"):
+            client = InOrderClient(reconnection=False)
+            client.on("disconnect", lambda *reason, name=name: dropped.append(name))
+            client.connect(server.url, auth={"token": server.token(name)}, transports=["websocket"])
+            assert client.call("join", {"room": "general"}, timeout=5)["ok"]
+            clients.append(client)
+
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        # without the drain gunicorn would wait its whole 30 s graceful timeout for them
+        assert server.process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+        deadline = time.monotonic() + 5
+        while len(dropped) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(dropped) == ["alice", "bob"]

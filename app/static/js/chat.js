@@ -139,8 +139,14 @@ const stranger = { status: "idle", room: null, partner: null, note: "" };
 
 // ---- the socket ----------------------------------------------------------------------------
 
-// WebSocket first; long-polling when a proxy on the way refuses WebSockets.
-const socket = io({ transports: ["websocket", "polling"], tryAllTransports: true, autoConnect: false });
+// WebSocket first; long-polling when a proxy on the way refuses WebSockets, unless the server
+// allows WebSocket only (SOCKETIO_TRANSPORTS: several workers on one port need that).
+const allowed = layout.dataset.transports.split(",");
+const socket = io({
+  transports: ["websocket", "polling"].filter((transport) => allowed.includes(transport)),
+  tryAllTransports: true,
+  autoConnect: false,
+});
 
 function ask(event, payload) {
   if (!socket.connected) return Promise.resolve({ ok: false, error: { code: "offline" } });
