@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 import pytest
+from redis import Redis
 from sqlalchemy import create_engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -16,7 +17,9 @@ from app.storage.memory import (
     StripedRoomLocks,
 )
 from app.storage.models import Base
+from app.storage.redis_stores import RedisPairStore, RedisPresenceStore, RedisRateLimiter
 from app.storage.sql import SqlAccountRepository, SqlChatRepository
+from tests.scaleout.services import RedisServer, unavailable
 
 
 @dataclass
@@ -111,16 +114,45 @@ def scheduler():
     return FakeScheduler()
 
 
+@pytest.fixture(scope="session")
+def private_redis(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    if not server.binary:
+        unavailable("redis-server is missing: apt-get install redis-server")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def stores(request, clock):
+    """Every domain test runs on both store implementations: one process, or shared (Redis)."""
+    if request.param == "memory":
+        return MemoryPresenceStore(), MemoryRateLimiter(clock=clock), MemoryPairStore()
+    server = request.getfixturevalue("private_redis")
+    server.flush()
+    client = Redis.from_url(server.url, decode_responses=True)
+    request.addfinalizer(client.close)
+    # Redis buckets refill on Redis's own clock, which a test can't move (tested apart)
+    limiter = (
+        MemoryRateLimiter(clock=clock)
+        if request.node.get_closest_marker("fake_clock_limits")
+        else RedisRateLimiter(client)
+    )
+    return RedisPresenceStore(client, "test-host"), limiter, RedisPairStore(client)
+
+
 @pytest.fixture
-def service(session, broadcaster, clock, scheduler):
+def service(session, broadcaster, clock, scheduler, stores):
+    presence, limiter, pairs = stores
     return ChatService(
         SqlChatRepository(session),
-        MemoryPresenceStore(),
+        presence,
         broadcaster,
         StripedRoomLocks(),
-        MemoryRateLimiter(clock=clock),
+        limiter,
         Limits(message_rate=1.0, message_burst=3, typing_rate=1.0, typing_burst=2),
-        pairs=MemoryPairStore(),
+        pairs=pairs,
         scheduler=scheduler,
         wall_clock=clock,
     )

@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ def test_two_tabs_are_one_member(service, connected, broadcaster):
     assert service.presence.members("general") == []
 
 
+@pytest.mark.fake_clock_limits
 def test_post_assigns_consecutive_ids_per_room(service, connected, clock):
     connected("s1", "alice")
     service.join("s1", "a")
@@ -105,6 +107,7 @@ def test_client_id_makes_send_idempotent(service, connected, broadcaster, clock)
     assert [s for s in broadcaster.sent if s[0] == "message"] == [("message", "general", 1, "once")]
 
 
+@pytest.mark.fake_clock_limits
 def test_rate_limit_refills_over_time(service, connected, clock):
     connected("s1", "alice")
     service.join("s1", "general")
@@ -273,3 +276,21 @@ def test_blocked_users_are_never_matched_nor_messaged(service, connected):
     service.unblock("a1", "ben")
     dm = service.direct("b1", "amy")
     assert dm.room.kind == "dm" and dm.room.private
+
+
+def test_redis_rate_limiter_shares_a_bucket_and_refills_on_the_servers_clock(private_redis):
+    from redis import Redis
+
+    from app.storage.redis_stores import RedisRateLimiter
+
+    private_redis.flush()
+    client = Redis.from_url(private_redis.url, decode_responses=True)
+    one_process, another_process = RedisRateLimiter(client), RedisRateLimiter(client)
+    assert one_process.hit("message:1", 20.0, 2) == 0.0
+    assert another_process.hit("message:1", 20.0, 2) == 0.0
+    wait = one_process.hit("message:1", 20.0, 2)
+    assert 0 < wait <= 0.05
+    assert one_process.hit("message:2", 20.0, 2) == 0.0  # another user's bucket
+    time.sleep(wait + 0.01)
+    assert another_process.hit("message:1", 20.0, 2) == 0.0
+    client.close()
