@@ -69,6 +69,9 @@ class Config:
     # Seconds a disconnected stranger-chat user has to come back before the partner is told.
     PAIR_GRACE_SECONDS = _env_float("PAIR_GRACE_SECONDS", 10.0)
 
+    # Request bodies (forms, the JSON API): a chat message is at most 4,000 characters.
+    MAX_CONTENT_LENGTH = 64 * 1024
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)

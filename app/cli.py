@@ -1,8 +1,13 @@
-"""`flask` commands: create or upgrade the schema and seed the default room."""
+"""`flask` commands: create or upgrade the schema, seed the default room, post messages."""
 
 import click
 from flask import Flask, current_app
 from flask_migrate import upgrade
+
+from .domain.accounts import SYSTEM_USERNAME
+from .domain.errors import NOT_FOUND, ChatError
+from .domain.models import Identity, Message
+from .domain.rules import username_key
 
 GENERAL_ROOM = "general"
 GENERAL_TOPIC = "Everyone's room: say hello"
@@ -16,9 +21,51 @@ def init_db() -> None:
         repository.create_room(GENERAL_ROOM, topic=GENERAL_TOPIC)
 
 
+def post_message(room: str, text: str, username: str = SYSTEM_USERNAME) -> Message:
+    """Post as `username` (an existing account, or `system`, created on first use)."""
+    accounts = current_app.extensions["accounts"]
+    if username_key(username) == username_key(SYSTEM_USERNAME):
+        account = accounts.system_account()
+    else:
+        account = accounts.repository.find_by_username(username)
+    if account is None:
+        raise ChatError(NOT_FOUND, f"There is no user named {username!r}.")
+    identity = Identity(account.id, account.username)
+    message, _ = current_app.extensions["chat"].post_as(identity, room, text)
+    return message
+
+
 def register(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db_command():
         """Create or upgrade the database schema and seed the `general` room."""
         init_db()
         click.echo(f"Database ready: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
+
+    @app.cli.group("chat")
+    def chat_group():
+        """Talk to the chat from the command line."""
+
+    @chat_group.command("post")
+    @click.argument("room")
+    @click.argument("text")
+    @click.option(
+        "--user",
+        default=SYSTEM_USERNAME,
+        show_default=True,
+        help="Post as this existing user.",
+    )
+    def post_command(room: str, text: str, user: str):
+        """Post TEXT to ROOM (which must exist) and print the new message's id."""
+        try:
+            message = post_message(room, text, user)
+        except ChatError as refused:
+            raise click.ClickException(refused.message) from None
+        click.echo(message.id)
+        if not current_app.config.get("REDIS_URL"):
+            # Without a message queue this process's emit reaches no server's sockets.
+            click.echo(
+                "Note: REDIS_URL is not set, so connected clients were not notified; they "
+                "get the message when they next join the room (or catch up with `since`).",
+                err=True,
+            )

@@ -23,6 +23,7 @@ from .payloads import (
     UserPayload,
     parse,
 )
+from .tokens import token_identity
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,8 @@ def on_connect(auth=None):
 def _authenticate(auth) -> Identity | None:
     token = auth.get("token") if isinstance(auth, dict) else None
     if token is not None:
-        verified = current_app.extensions["tokens"].verify(token)
-        if verified is None:
-            return None
-        user_id, expires_at = verified
-        account = current_app.extensions["accounts"].repository.get(user_id)
-        return Identity(account.id, account.username, expires_at) if account else None
+        extensions = current_app.extensions
+        return token_identity(token, extensions["tokens"], extensions["accounts"])
     if current_user.is_authenticated:
         return Identity(current_user.id, current_user.username)
     return None

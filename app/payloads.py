@@ -1,4 +1,4 @@
-"""Shapes of client->server Socket.IO payloads (protocol v1), checked before the domain runs."""
+"""Shapes of client->server payloads (protocol v1: socket events, API bodies), checked first."""
 
 from typing import Annotated, TypeVar
 
@@ -37,14 +37,24 @@ def _client_id_rule(value: str | None) -> str | None:
         raise ValueError(error.message) from None
 
 
+ClientId = Annotated[
+    str | None,
+    Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH),
+    AfterValidator(_client_id_rule),
+]
+
+
 class MessagePayload(Payload):
     room: str
     text: str
-    client_id: Annotated[
-        str | None,
-        Field(default=None, min_length=1, max_length=MAX_CLIENT_ID_LENGTH),
-        AfterValidator(_client_id_rule),
-    ] = None
+    client_id: ClientId = None
+
+
+class PostPayload(Payload):
+    """The body of POST /api/rooms/<room>/messages: a message whose room is in the URL."""
+
+    text: str
+    client_id: ClientId = None
 
 
 class TypingPayload(Payload):

@@ -6,6 +6,13 @@ from typing import Protocol
 from . import rules
 from .errors import ChatError
 
+# The server's own account, which `flask chat post` posts as by default: nobody may register
+# the name (in any case) or sign in as it.
+SYSTEM_USERNAME = "system"
+# Stored instead of a hash: no hash format starts with "!", and authenticate refuses it
+# outright rather than trusting every hasher to reject it.
+UNUSABLE_PASSWORD = "!"  # noqa: S105
+
 
 class UsernameTakenError(ChatError):
     def __init__(self, username: str):
@@ -46,13 +53,24 @@ class AccountService:
     def register(self, username: str, password: str) -> Account:
         rules.check_username(username)
         rules.check_password(password)
-        if self.repository.find_by_username(username) is not None:
+        reserved = rules.username_key(username) == rules.username_key(SYSTEM_USERNAME)
+        if reserved or self.repository.find_by_username(username) is not None:
             raise UsernameTakenError(username)
         return self.repository.create(username, self.hasher.hash(password))
 
+    def system_account(self) -> Account:
+        """The `system` account, created on first use with a password that never verifies."""
+        account = self.repository.find_by_username(SYSTEM_USERNAME)
+        if account is not None:
+            return account
+        try:
+            return self.repository.create(SYSTEM_USERNAME, UNUSABLE_PASSWORD)
+        except UsernameTakenError:  # another process created it just now
+            return self.repository.find_by_username(SYSTEM_USERNAME)
+
     def authenticate(self, username: str, password: str) -> Account | None:
         account = self.repository.find_by_username(username)
-        if account is None:
+        if account is None or account.password_hash == UNUSABLE_PASSWORD:
             self.hasher.verify(self._decoy_hash, password)
             return None
         return account if self.hasher.verify(account.password_hash, password) else None

@@ -190,6 +190,33 @@ class ChatService:
         room = self.repository.get_room(room_name)
         if room is None:  # deleted while the connection sat in it
             raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
+        return self._store(identity, room, text, client_id)[0]
+
+    def post_as(
+        self, identity: Identity, room_name: str, text: str, client_id: str | None = None
+    ) -> tuple[Message, bool]:
+        """Post with no connection (HTTP API, CLI): the room must already exist and need not
+        be joined. Returns the message and True, or the original of a retry and False."""
+        room_name = rules.check_room_name(room_name)
+        text = rules.check_text(text)
+        client_id = rules.check_client_id(client_id)
+        room = self._room_for(identity, room_name, create=False)
+        try:
+            return self._store(identity, room, text, client_id)
+        except ChatError as refused:
+            if not refused.disconnect:
+                raise
+            # Out of strikes means "close the flooding connection", and there is none here.
+            raise ChatError(
+                RATE_LIMITED,
+                f"You are sending too fast; try again in {refused.retry_after:.1f} s.",
+                retry_after=refused.retry_after,
+            ) from None
+
+    def _store(
+        self, identity: Identity, room: Room, text: str, client_id: str | None
+    ) -> tuple[Message, bool]:
+        """Store and broadcast a checked message (True), or find the original of a retry."""
         if room.private:
             self._check_private_post(identity, room)
         now = self.clock()
@@ -206,14 +233,14 @@ class ChatService:
             original = self._original(room, identity, client_id, now)
             if original is None:
                 raise
-            return original
+            return original, False
         with self.locks(room.name):
             original = self._original(room, identity, client_id, now)
             if original is not None:
-                return original
+                return original, False
             message = self.repository.add_message(room, identity, text, client_id, now)
             self.broadcaster.message(message)
-        return message
+        return message, True
 
     def _original(
         self, room: Room, identity: Identity, client_id: str | None, now: datetime
