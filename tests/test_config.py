@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 import config
 from app import create_app
@@ -283,6 +283,30 @@ def test_migrations_downgrade_and_upgrade_again(app):
         assert not tables & set(inspect(db.engine).get_table_names())
         upgrade(directory=MIGRATIONS_DIR)
         assert tables <= set(inspect(db.engine).get_table_names())
+
+
+def test_migration_0004_keeps_the_first_of_duplicate_client_ids(app):
+    with app.app_context():
+        downgrade(directory=MIGRATIONS_DIR, revision="0003")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (1, 'a', 'a', 'x', '2026-01-01')"
+                )
+            )  # noqa: E501
+            for seq, client_id in [(1, "dup"), (2, "dup"), (3, None), (4, None), (5, "solo")]:
+                connection.execute(
+                    text(
+                        "INSERT INTO messages (room_id, seq, user_id, text, client_id, created_at)"
+                        " SELECT id, :seq, 1, 'm', :client_id, '2026-01-01' FROM rooms"
+                        " WHERE name = 'general'"
+                    ),
+                    {"seq": seq, "client_id": client_id},
+                )
+        upgrade(directory=MIGRATIONS_DIR)
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT seq, client_id FROM messages ORDER BY seq"))
+            assert list(rows) == [(1, "dup"), (2, None), (3, None), (4, None), (5, "solo")]
 
 
 def test_init_db_seeds_general_room_once(app):

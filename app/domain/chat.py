@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from . import rules
 from .errors import (
@@ -48,7 +48,6 @@ class Limits:
     typing_burst: int = 10
     # Refusals a user may ignore (refilled at 1/s) before their flooding connection is closed.
     flood_strikes: int = 20
-    idempotency_window: timedelta = timedelta(hours=24)
     # How long a paired stranger may be disconnected before the partner is told they left.
     pair_grace_seconds: float = 10.0
 
@@ -187,7 +186,7 @@ class ChatService:
         client_id = rules.check_client_id(client_id)
         self._require_private_member(identity, room_name)
         self._require_in_room(sid, room_name)
-        room = self.repository.get_room(room_name)
+        room = self.repository.known_room(room_name)
         if room is None:  # deleted while the connection sat in it
             raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
         return self._store(identity, room, text, client_id)[0]
@@ -230,27 +229,20 @@ class ChatService:
         except ChatError:
             # A retry of a message already stored is answered even while throttled; the
             # lookup is paid only on this refused path, not by every message.
-            original = self._original(room, identity, client_id, now)
+            original = (
+                self.repository.find_by_client_id(room, identity.user_id, client_id)
+                if client_id
+                else None
+            )
             if original is None:
                 raise
             return original, False
         with self.locks(room.name):
-            original = self._original(room, identity, client_id, now)
-            if original is not None:
-                return original, False
-            message = self.repository.add_message(room, identity, text, client_id, now)
-            self.broadcaster.message(message)
-        return message, True
-
-    def _original(
-        self, room: Room, identity: Identity, client_id: str | None, now: datetime
-    ) -> Message | None:
-        """The message this user already stored in `room` under `client_id`, if recent."""
-        if client_id is None:
-            return None
-        return self.repository.find_by_client_id(
-            room, identity.user_id, client_id, now - self.limits.idempotency_window
-        )
+            # a retry (same client_id) comes back as the stored original, not stored again
+            message, created = self.repository.add_message(room, identity, text, client_id, now)
+            if created:
+                self.broadcaster.message(message)
+        return message, created
 
     def typing(self, sid: str, room_name: str, typing: bool) -> None:
         identity = self.identity(sid)

@@ -69,7 +69,9 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("room_id", "seq"),
-        Index("ix_messages_client_id", "room_id", "user_id", "client_id"),
+        # A retry carries the same client_id: the index makes storing it twice impossible,
+        # also when two processes receive the retry at once. NULLs (no client_id) are distinct.
+        Index("uq_messages_client_id", "room_id", "user_id", "client_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

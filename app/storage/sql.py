@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, scoped_session
 
@@ -56,13 +56,23 @@ class SqlAccountRepository:
 class SqlChatRepository:
     def __init__(self, session: AnySession):
         self.session = session
+        self._rooms: dict[str, domain.Room] = {}  # rooms are never renamed nor deleted
 
     # -- rooms ---------------------------------------------------------------------------
 
     def get_room(self, name: str) -> domain.Room | None:
         row = self.session.scalar(select(Room).where(Room.name == name))
+        room = _room(row) if row else None  # before the commit, which expires the row
         self.session.commit()  # end the read transaction: later reads must see new rows
-        return _room(row) if row else None
+        if room is not None:
+            self._rooms[name] = room
+        return room
+
+    def known_room(self, name: str) -> domain.Room | None:
+        """The room as last read: its id, name and privacy never change (its
+        `last_message_id` may be old). Saves a query per message."""
+        room = self._rooms.get(name)
+        return room if room is not None else self.get_room(name)
 
     def create_room(
         self, name: str, *, topic: str = "", created_by: int | None = None, private: bool = False
@@ -160,7 +170,7 @@ class SqlChatRepository:
         text: str,
         client_id: str | None,
         now: datetime,
-    ) -> domain.Message:
+    ) -> tuple[domain.Message, bool]:
         session = self.session
         try:
             seq = session.execute(
@@ -169,8 +179,8 @@ class SqlChatRepository:
                 .values(last_message_id=Room.last_message_id + 1)
                 .returning(Room.last_message_id)
             ).scalar_one()
-            session.add(
-                Message(
+            session.execute(
+                insert(Message).values(
                     room_id=room.id,
                     seq=seq,
                     user_id=user.user_id,
@@ -180,21 +190,24 @@ class SqlChatRepository:
                 )
             )
             session.commit()
+        except IntegrityError:
+            # (room, user, client_id) is unique: a retry of a stored message. The rollback
+            # also takes back the counter, so ids stay gapless.
+            session.rollback()
+            original = self.find_by_client_id(room, user.user_id, client_id) if client_id else None
+            if original is None:
+                raise
+            return original, False
         except BaseException:
             session.rollback()
             raise
-        return domain.Message(seq, room.name, user.username, text, now, client_id)
+        return domain.Message(seq, room.name, user.username, text, now, client_id), True
 
     def find_by_client_id(
-        self, room: domain.Room, user_id: int, client_id: str, not_before: datetime
+        self, room: domain.Room, user_id: int, client_id: str
     ) -> domain.Message | None:
         messages = self._select(
-            room,
-            Message.user_id == user_id,
-            Message.client_id == client_id,
-            Message.created_at >= not_before,
-            order=Message.seq.desc(),
-            limit=1,
+            room, Message.user_id == user_id, Message.client_id == client_id, order=None, limit=1
         )
         return messages[0] if messages else None
 
@@ -217,9 +230,10 @@ class SqlChatRepository:
             select(Message.seq, User.username, Message.text, Message.created_at, Message.client_id)
             .join(User, User.id == Message.user_id)
             .where(Message.room_id == room.id, *conditions)
-            .order_by(order)
             .limit(limit)
         )
+        if order is not None:
+            statement = statement.order_by(order)
         rows = self.session.execute(statement).all()
         self.session.commit()
         return [
