@@ -9,14 +9,16 @@ SERVE_PORT ?= 8000
 SOCKETIO_JS_VERSION := 4.8.1
 SOCKETIO_JS_DIR := app/static/vendor/socket.io
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 export FLASK_APP := wsgi
 
-.PHONY: help install install-test init-db run serve test lint format chromium screenshots vendor-js bench clean
+.PHONY: help install install-test init-db run serve test lint format chromium nginx screenshots vendor-js bench clean
 
 help:
 	@echo "make run        create .venv, install, create the SQLite database, serve on http://$(HOST):$(PORT)"
 	@echo "make serve      the production server (gunicorn + gevent) on http://$(HOST):8000; needs SECRET_KEY"
 	@echo "make test       install the test dependencies and run lint and the whole test suite"
+	@echo "make nginx      install Debian's nginx for tests/scaleout (as root; its service is not started)"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make screenshots  regenerate docs/screenshots/ from the real app in Chromium"
@@ -66,7 +68,26 @@ chromium:
 	  echo "note: $(CHROMIUM) is missing and this is not root: browser tests will skip (CI fails them)"; \
 	fi
 
-test: lint chromium
+# tests/scaleout starts its own nginx (on a free port, from deploy/nginx.conf). Installing the
+# package must not start Debian's nginx service (it would take port 80): a policy-rc.d that
+# exits 101 forbids every service start while apt-get runs (one already there is put back),
+# and the service is then disabled (update-rc.d: init links and systemd unit) so that it does
+# not start at the next boot either.
+nginx:
+	@if [ -x $(NGINX) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  policy=/usr/sbin/policy-rc.d; saved=$$(mktemp); had=0; \
+	  if [ -e $$policy ]; then cp -p $$policy "$$saved" && had=1; fi; \
+	  trap 'if [ $$had = 1 ]; then cp -p "$$saved" $$policy; else rm -f $$policy; fi; rm -f "$$saved"' EXIT; \
+	  printf '#!/bin/sh\n# make nginx: no service starts during the install\nexit 101\n' > $$policy \
+	    && chmod 755 $$policy \
+	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx \
+	    && { update-rc.d nginx disable >/dev/null 2>&1 || true; }; \
+	else \
+	  echo "note: $(NGINX) is missing and this is not root: nginx tests will skip (CI fails them)"; \
+	fi
+
+test: lint chromium nginx
 	$(BIN)/python -m pytest
 
 screenshots: install-test chromium

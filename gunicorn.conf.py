@@ -18,6 +18,9 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
+# gunicorn's control socket has one default path per user: several instances on one host
+# (docs/deploy.md) would share it. Nothing here uses it (gunicornc).
+control_socket_disable = True
 loglevel = os.environ.get("LOG_LEVEL", "info")
 accesslog = "-"
 errorlog = "-"

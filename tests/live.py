@@ -23,13 +23,27 @@ class LiveServer:
     """`flask run` (threading mode, as `make run` starts it) or, with `production`, gunicorn
     with the gevent worker (as `make serve` starts it), on a throwaway database."""
 
-    def __init__(self, database_url: str, log_path: Path, *, production: bool = False, **env: str):
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *,
+        production: bool = False,
+        init_db: bool = True,
+        **env: str,
+    ):
+        """`init_db=False` skips `flask init-db` before each start (a database that is already
+        migrated, shared by several servers)."""
         self.production = production
+        self.init_db = init_db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        inherited = dict(os.environ)
+        # Never the machine's own Redis: a test that wants one passes REDIS_URL explicitly.
+        inherited.pop("REDIS_URL", None)
         self.env = {
-            **os.environ,
+            **inherited,
             "APP_ENV": "production" if production else "development",
             "SESSION_COOKIE_SECURE": "0",  # the tests speak plain http
             "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
@@ -41,8 +55,16 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> "LiveServer":
+        self.spawn()
+        return self.wait_ready(timeout)
+
+    def spawn(self) -> "LiveServer":
+        """Start the process without waiting for it to listen (start several, then wait)."""
         flask = [sys.executable, "-m", "flask"]
-        subprocess.run([*flask, "init-db"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        if self.init_db:
+            subprocess.run(
+                [*flask, "init-db"], cwd=ROOT, env=self.env, check=True, capture_output=True
+            )
         log = self.log_path.open("ab")
         serve = [*flask, "run", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.production:  # what `make serve` runs: gunicorn, gevent worker
@@ -54,6 +76,10 @@ class LiveServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        log.close()  # the child has its own copy
+        return self
+
+    def wait_ready(self, timeout: float = 20.0) -> "LiveServer":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
