@@ -291,9 +291,10 @@ def test_migration_0004_keeps_the_first_of_duplicate_client_ids(app):
         with db.engine.begin() as connection:
             connection.execute(
                 text(
-                    "INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (1, 'a', 'a', 'x', '2026-01-01')"
+                    "INSERT INTO users (id, username, username_key, password_hash, created_at)"
+                    " VALUES (1, 'a', 'a', 'x', '2026-01-01')"
                 )
-            )  # noqa: E501
+            )
             for seq, client_id in [(1, "dup"), (2, "dup"), (3, None), (4, None), (5, "solo")]:
                 connection.execute(
                     text(
