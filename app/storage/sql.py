@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, scoped_session
 
@@ -57,6 +57,7 @@ class SqlChatRepository:
     def __init__(self, session: AnySession):
         self.session = session
         self._rooms: dict[str, domain.Room] = {}  # rooms are never renamed nor deleted
+        self._statements: _MessageSql | None = None
 
     # -- rooms ---------------------------------------------------------------------------
 
@@ -172,25 +173,22 @@ class SqlChatRepository:
         now: datetime,
     ) -> tuple[domain.Message, bool]:
         session = self.session
+        connection = session.connection()  # the session's transaction begins here
+        statements = self._message_sql(connection.dialect)
+        duplicate = connection.dialect.dbapi.IntegrityError
         try:
-            seq = session.execute(
-                update(Room)
-                .where(Room.id == room.id)
-                .values(last_message_id=Room.last_message_id + 1)
-                .returning(Room.last_message_id)
-            ).scalar_one()
-            session.execute(
-                insert(Message).values(
-                    room_id=room.id,
-                    seq=seq,
-                    user_id=user.user_id,
-                    text=text,
-                    client_id=client_id,
-                    created_at=now,
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(statements.bump, (room.id,))
+                (seq,) = cursor.fetchone()
+                cursor.execute(
+                    statements.insert,
+                    (room.id, seq, user.user_id, text, client_id, statements.timestamp(now)),
                 )
-            )
+            finally:
+                cursor.close()
             session.commit()
-        except IntegrityError:
+        except duplicate:
             # (room, user, client_id) is unique: a retry of a stored message. The rollback
             # also takes back the counter, so ids stay gapless.
             session.rollback()
@@ -202,6 +200,11 @@ class SqlChatRepository:
             session.rollback()
             raise
         return domain.Message(seq, room.name, user.username, text, now, client_id), True
+
+    def _message_sql(self, dialect) -> "_MessageSql":
+        if self._statements is None or self._statements.dialect is not dialect:
+            self._statements = _MessageSql(dialect)
+        return self._statements
 
     def find_by_client_id(
         self, room: domain.Room, user_id: int, client_id: str
@@ -240,3 +243,31 @@ class SqlChatRepository:
             domain.Message(seq, room.name, username, text, created_at, client_id)
             for seq, username, text, created_at, client_id in rows
         ]
+
+
+_BUMP_COUNTER = (
+    "UPDATE rooms SET last_message_id = last_message_id + 1 WHERE id = ? RETURNING last_message_id"
+)
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (room_id, seq, user_id, text, client_id, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+class _MessageSql:
+    """Storing a message as two driver-level statements on the session's own transaction.
+
+    Every chat message runs them, and the ORM and Core layers spent more CPU per message
+    than the database did (docs/performance.md, History); the SQL is the same on SQLite and
+    PostgreSQL, only the placeholder differs.
+    """
+
+    def __init__(self, dialect):
+        self.dialect = dialect
+        # written with qmark placeholders (SQLite); psycopg's are %s
+        placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.bump = _BUMP_COUNTER.replace("?", placeholder)
+        self.insert = _INSERT_MESSAGE.replace("?", placeholder)
+        # the column type's own conversion, so rows read back exactly as the ORM wrote them
+        column_type = Message.__table__.c.created_at.type.dialect_impl(dialect)
+        self.timestamp = column_type.bind_processor(dialect) or (lambda value: value)
