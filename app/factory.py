@@ -24,6 +24,7 @@ from .sockets import (
     refuse_reserved_event_names,
     release_held_locks_after_ack,
     tune_websockets,
+    write_broadcasts_directly,
 )
 from .storage.engine import default_sqlite_url, normalise_database_url
 from .storage.memory import (
@@ -84,6 +85,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         client_manager=stores.manager,
     )
     tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
+    write_broadcasts_directly(socketio.server)
     refuse_reserved_event_names(socketio.server)
     release_held_locks_after_ack(socketio.server, room_locks)
 

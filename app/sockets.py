@@ -6,6 +6,7 @@ the tests under tests/reliability and tests/test_fuzz.py fail if an upgrade brea
 
 import logging
 import socket
+import struct
 
 from socketio import packet
 
@@ -90,25 +91,121 @@ def release_held_locks_after_ack(sio_server, room_locks: StripedRoomLocks) -> No
 
 
 def tune_websockets(eio_server, max_bytes: int) -> None:
-    """Two settings engine.io leaves out for WebSocket connections:
+    """Settings engine.io leaves out for WebSocket connections:
     - TCP_NODELAY: a sender gets its own `message` event and then its ack as two small
       writes; with Nagle's algorithm the second waits for the peer's delayed ACK (~40 ms).
     - a frame size cap enforced while reading (close code 1009, "message too big"); engine.io
       alone checks only after buffering the whole message.
+    - no permessage-deflate: chat events are a few hundred bytes, and compressing each one
+      for each recipient costs more CPU than it saves bandwidth (Node's socket.io server does
+      not offer it by default either).
+    - under gevent, a way for broadcasts to write a prepared frame at once (DirectWriter).
     """
     base = eio_server._async.get("websocket")
     if base is None:
         return
+    direct = eio_server.async_mode == "gevent"
 
     class TunedWebSocket(base):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
+        def __init__(self, handler, *args, **kwargs):
+            super().__init__(handler, *args, **kwargs)
             self.server_args["max_message_size"] = max_bytes
+            self.writing = False
+            eio_socket = getattr(handler, "__self__", None)  # engine.io's Socket
+            if direct and eio_socket is not None:
+                eio_socket.direct_writer = self
 
         def __call__(self, environ, start_response):
             sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
             return super().__call__(environ, start_response)
 
+        def send(self, message):
+            # engine.io's writer task: `writing` tells broadcasts a frame is on its way
+            self.writing = True
+            try:
+                if isinstance(message, PreparedFrame):
+                    self.ws.sock.sendall(message)
+                    return None
+                return super().send(message)
+            finally:
+                self.writing = False
+
     eio_server._async = {**eio_server._async, "websocket": TunedWebSocket}
+
+
+class PreparedFrame(bytes):
+    """WebSocket frame bytes, ready for the wire."""
+
+
+class _PreparedPacket:
+    """Queued like an engine.io packet; engine.io's writer passes `encode()` to send()."""
+
+    __slots__ = ("frame",)
+    binary = False
+
+    def __init__(self, frame: PreparedFrame):
+        self.frame = frame
+
+    def encode(self, b64: bool = False) -> PreparedFrame:
+        return self.frame
+
+
+def text_frame(text: str) -> PreparedFrame:
+    """One unmasked, final WebSocket text frame (RFC 6455 5.2), as a server sends it."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return PreparedFrame(header + payload)
+
+
+def write_broadcasts_directly(sio_server) -> None:
+    """A broadcast builds its WebSocket frame once and writes it to each recipient's socket
+    right away, instead of queueing the packet for that connection's writer task (which
+    frames it again with wsproto and wakes a greenlet per recipient).
+
+    Only under gevent, where nothing runs between the checks and the write below: the
+    connection must be on WebSocket with nothing queued and nothing being written, so the
+    frame cannot overtake an earlier packet. The write never blocks; what the kernel does
+    not take at once is queued, and the writer task sends it before anything else.
+    """
+    eio = sio_server.eio
+    if eio.async_mode != "gevent":
+        return
+    send_packet = sio_server._send_eio_packet
+
+    def send_eio_packet(eio_sid, pkt):
+        eio_socket = eio.sockets.get(eio_sid)
+        writer = getattr(eio_socket, "direct_writer", None)
+        if (
+            writer is None
+            or writer.writing
+            or pkt.binary
+            or not eio_socket.upgraded
+            or eio_socket.upgrading
+            or eio_socket.closed
+            or eio_socket.closing
+            or not eio_socket.queue.empty()
+        ):
+            return send_packet(eio_sid, pkt)
+        frame = pkt.__dict__.get("prepared_frame")
+        if frame is None:
+            frame = pkt.prepared_frame = text_frame(pkt.encode())
+        try:
+            sent = writer.ws.sock._sock.send(frame)  # the non-blocking OS socket
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return send_packet(eio_sid, pkt)  # the writer task sees the error and closes
+        if sent < len(frame):
+            log.debug("%s: %d of %d bytes written, the rest queued", eio_sid, sent, len(frame))
+            eio_socket.queue.put(_PreparedPacket(PreparedFrame(frame[sent:])))
+
+    sio_server._send_eio_packet = send_eio_packet

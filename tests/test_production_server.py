@@ -77,3 +77,52 @@ def test_sigterm_under_gunicorn_closes_open_websockets_instead_of_waiting_them_o
         while len(dropped) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sorted(dropped) == ["alice", "bob"]
+
+
+def test_a_reader_that_falls_behind_gets_every_broadcast_whole_and_in_order(tmp_path):
+    """Broadcasts are written straight to each socket when nothing is queued for it; what the
+    kernel can't take at once must go out before anything later, with frames intact."""
+    import json as jsonlib
+
+    import websocket
+
+    with live_server(
+        f"sqlite:///{tmp_path / 'prod.db'}",
+        tmp_path / "gunicorn.log",
+        production=True,
+        MESSAGE_RATE="1000",
+        MESSAGE_BURST="1000",
+        LOG_LEVEL="debug",
+        **FAST_HASH,
+    ) as server:
+        slow = websocket.create_connection(
+            f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket", timeout=10
+        )
+        assert slow.recv().startswith("0")  # engine.io open
+        slow.send("40" + jsonlib.dumps({"token": server.token("slow")}))
+        assert slow.recv().startswith("40")  # socket.io connected
+        slow.send('421["join",{"room":"general"}]')
+        assert slow.recv().startswith("431")  # the join's ack
+
+        sender = InOrderClient(reconnection=False)
+        sender.connect(server.url, auth={"token": server.token("fast")}, transports=["websocket"])
+        assert sender.call("join", {"room": "general"}, timeout=5)["ok"]
+        # ~5 MB while nobody reads: more than the kernel buffers (tcp_wmem's 4 MB at most)
+        texts = [f"{n:04d} " + "x" * 3990 for n in range(1250)]
+        acks = [sender.call("message", {"room": "general", "text": t}, timeout=10) for t in texts]
+        assert all(ack["ok"] for ack in acks)
+        sender.disconnect()
+
+        received = []
+        while len(received) < len(texts):
+            frame = slow.recv()
+            if frame == "2":  # engine.io ping
+                slow.send("3")
+                continue
+            if frame.startswith('42["message"'):
+                received.append(jsonlib.loads(frame[2:])[1])
+        slow.close()
+    assert [m["text"] for m in received] == texts
+    assert [m["id"] for m in received] == [ack["message"]["id"] for ack in acks]
+    # the kernel did run out of room mid-frame: the path this test is about was taken
+    assert "the rest queued" in (tmp_path / "gunicorn.log").read_text()

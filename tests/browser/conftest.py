@@ -43,14 +43,20 @@ def browser():
 
 @pytest.fixture(scope="module")
 def live(browser, request, tmp_path_factory):
-    """A real server for the whole module; a module sets SERVER_ENV to change its config."""
+    """A real server for the whole module; a module sets SERVER_ENV to change its config, and
+    PRODUCTION = True for gunicorn + gevent instead of `flask run`."""
     folder = tmp_path_factory.mktemp("browser")
     # Cheap password hashes keep sign-ins quick (the default, scrypt, takes ~0.2 s each).
     env = {
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **getattr(request.module, "SERVER_ENV", {}),
     }
-    server = LiveServer(f"sqlite:///{folder / 'chat.db'}", folder / "server.log", **env).start()
+    server = LiveServer(
+        f"sqlite:///{folder / 'chat.db'}",
+        folder / "server.log",
+        production=getattr(request.module, "PRODUCTION", False),
+        **env,
+    ).start()
     yield server
     server.stop()
 
