@@ -6,6 +6,7 @@ from app import create_app
 from app.cli import init_db
 from app.extensions import socketio
 from config import TestingConfig
+from tests.scaleout.services import RedisServer, unavailable
 from tests.sockets import PASSWORD, Server
 
 
@@ -90,3 +91,14 @@ def server(app):
     built = Server(app)
     yield built
     built.close()
+
+
+@pytest.fixture(scope="session")
+def private_redis(tmp_path_factory):
+    """A redis-server of the tests' own on a free port: never the machine's shared one."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    if not server.binary:
+        unavailable("redis-server is missing: apt-get install redis-server")
+    server.start()
+    yield server
+    server.stop()

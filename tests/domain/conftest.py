@@ -19,7 +19,6 @@ from app.storage.memory import (
 from app.storage.models import Base
 from app.storage.redis_stores import RedisPairStore, RedisPresenceStore, RedisRateLimiter
 from app.storage.sql import SqlAccountRepository, SqlChatRepository
-from tests.scaleout.services import RedisServer, unavailable
 
 
 @dataclass
@@ -112,16 +111,6 @@ def accounts(session):
 @pytest.fixture
 def scheduler():
     return FakeScheduler()
-
-
-@pytest.fixture(scope="session")
-def private_redis(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    if not server.binary:
-        unavailable("redis-server is missing: apt-get install redis-server")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

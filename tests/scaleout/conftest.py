@@ -30,7 +30,6 @@ from tests.scaleout.services import (
     WITHOUT_REDIS,
     Nginx,
     PostgresDatabase,
-    RedisServer,
     unavailable,
 )
 
@@ -49,17 +48,9 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """The private Redis, or None under SCALEOUT_WITHOUT_REDIS=1."""
-    if WITHOUT_REDIS:
-        yield None
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    if not server.binary:
-        unavailable("redis-server is missing: apt-get install redis-server")
-    server.start()
-    yield server
-    server.stop()
+def redis_server(request):
+    """The private Redis (tests/conftest.py), or None under SCALEOUT_WITHOUT_REDIS=1."""
+    return None if WITHOUT_REDIS else request.getfixturevalue("private_redis")
 
 
 @pytest.fixture(scope="session")
