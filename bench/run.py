@@ -95,7 +95,7 @@ FULL = Mode(
 )
 QUICK = Mode(
     name="quick",
-    ladder=(2, 5, 10, 20),
+    ladder=(2, 10, 20, 40),
     first=0,
     repeats=1,
     warmup=1,
