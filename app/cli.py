@@ -7,7 +7,6 @@ from flask_migrate import upgrade
 from .domain.accounts import SYSTEM_USERNAME
 from .domain.errors import NOT_FOUND, ChatError
 from .domain.models import Identity, Message
-from .domain.rules import username_key
 
 GENERAL_ROOM = "general"
 GENERAL_TOPIC = "Everyone's room: say hello"
@@ -23,11 +22,7 @@ def init_db() -> None:
 
 def post_message(room: str, text: str, username: str = SYSTEM_USERNAME) -> Message:
     """Post as `username` (an existing account, or `system`, created on first use)."""
-    accounts = current_app.extensions["accounts"]
-    if username_key(username) == username_key(SYSTEM_USERNAME):
-        account = accounts.system_account()
-    else:
-        account = accounts.repository.find_by_username(username)
+    account = current_app.extensions["accounts"].poster(username)
     if account is None:
         raise ChatError(NOT_FOUND, f"There is no user named {username!r}.")
     identity = Identity(account.id, account.username)

@@ -14,6 +14,10 @@ SYSTEM_USERNAME = "system"
 UNUSABLE_PASSWORD = "!"  # noqa: S105
 
 
+def is_system(username: str) -> bool:
+    return rules.username_key(username) == rules.username_key(SYSTEM_USERNAME)
+
+
 class UsernameTakenError(ChatError):
     def __init__(self, username: str):
         super().__init__("username_taken", f"The username {username!r} is already taken.")
@@ -53,8 +57,7 @@ class AccountService:
     def register(self, username: str, password: str) -> Account:
         rules.check_username(username)
         rules.check_password(password)
-        reserved = rules.username_key(username) == rules.username_key(SYSTEM_USERNAME)
-        if reserved or self.repository.find_by_username(username) is not None:
+        if is_system(username) or self.repository.find_by_username(username) is not None:
             raise UsernameTakenError(username)
         return self.repository.create(username, self.hasher.hash(password))
 
@@ -67,6 +70,13 @@ class AccountService:
             return self.repository.create(SYSTEM_USERNAME, UNUSABLE_PASSWORD)
         except UsernameTakenError:  # another process created it just now
             return self.repository.find_by_username(SYSTEM_USERNAME)
+
+    def poster(self, username: str) -> Account | None:
+        """Who a script posts as: `system` (in any case, created on first use), else the
+        existing account of that name, if any."""
+        if is_system(username):
+            return self.system_account()
+        return self.repository.find_by_username(username)
 
     def authenticate(self, username: str, password: str) -> Account | None:
         account = self.repository.find_by_username(username)

@@ -154,6 +154,10 @@ class RedisPresenceStore:
     def _key(self, *parts: str | int) -> str:
         return self.prefix + ":".join(str(part) for part in parts)
 
+    def _membership_keys(self, sid: str, room: str) -> list[str]:
+        """KEYS of the enter and exit scripts: the connection's rooms, the room, the connection."""
+        return [self._key("sid", sid, "rooms"), self._key("room", room), self._key("sid", sid)]
+
     def add_connection(self, sid: str, identity: Identity) -> None:
         with self._lock:
             self._identities[sid] = identity
@@ -178,7 +182,7 @@ class RedisPresenceStore:
         if not out:
             return None, []
         user_id, name, expires_at, *rooms = out
-        identity = Identity(int(user_id), name, float(expires_at) if expires_at else None)
+        identity = _identity(user_id, name, expires_at)
         left = [(rooms[i], bool(int(rooms[i + 1]))) for i in range(0, len(rooms), 2)]
         return identity, sorted(left)
 
@@ -187,15 +191,10 @@ class RedisPresenceStore:
         if identity is not None:
             return identity
         user_id, name, expires_at = self.redis.hmget(self._key("sid", sid), "uid", "name", "exp")
-        if user_id is None:
-            return None
-        return Identity(int(user_id), name, float(expires_at) if expires_at else None)
+        return None if user_id is None else _identity(user_id, name, expires_at)
 
     def enter(self, sid: str, room: str) -> bool:
-        newly_present = self._enter(
-            keys=[self._key("sid", sid, "rooms"), self._key("room", room), self._key("sid", sid)],
-            args=[room],
-        )
+        newly_present = self._enter(keys=self._membership_keys(sid, room), args=[room])
         if newly_present == -1:
             raise KeyError(sid)
         self._remember(sid, room)
@@ -206,10 +205,7 @@ class RedisPresenceStore:
             rooms = self._rooms.get(sid)
             if rooms is not None:
                 rooms.discard(room)
-        user_left = self._exit(
-            keys=[self._key("sid", sid, "rooms"), self._key("room", room), self._key("sid", sid)],
-            args=[room],
-        )
+        user_left = self._exit(keys=self._membership_keys(sid, room), args=[room])
         return user_left == 1
 
     def in_room(self, sid: str, room: str) -> bool:
@@ -281,6 +277,11 @@ class RedisPairStore:
     def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
         left = self._leave_queue(keys=[self._queue, self._seats], args=[user_id, sid or ""])
         return left == 1
+
+
+def _identity(user_id: str, name: str, expires_at: str | None) -> Identity:
+    """A connection's identity from its Redis fields (all strings; no expiry: empty or None)."""
+    return Identity(int(user_id), name, float(expires_at) if expires_at else None)
 
 
 def _seat_json(seat: Seat) -> str:

@@ -47,6 +47,12 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"scaleout_{report.when}", report)
 
 
+def _failed(request) -> bool:
+    """Whether the test using a fixture failed (its logs are then printed)."""
+    report = getattr(request.node, "scaleout_call", None)
+    return report is not None and report.failed
+
+
 @pytest.fixture(scope="session")
 def redis_server(request):
     """The private Redis (tests/conftest.py), or None under SCALEOUT_WITHOUT_REDIS=1."""
@@ -107,8 +113,7 @@ def start_servers(request, redis_server, postgres_database, tmp_path):
             server.process.terminate()
     for server in started:
         server.stop()
-    report = getattr(request.node, "scaleout_call", None)
-    if report is not None and report.failed:
+    if _failed(request):
         for server in started:
             print(f"\n--- {server.log_path.name} ({server.url}), last 60 lines ---")
             print("\n".join(server.log_path.read_text(errors="replace").splitlines()[-60:]))
@@ -138,7 +143,6 @@ def start_nginx(request, nginx_binary, tmp_path):
 
     for nginx in running:
         nginx.stop()
-    report = getattr(request.node, "scaleout_call", None)
-    if report is not None and report.failed:
+    if _failed(request):
         for nginx in running:
             print(f"\n--- nginx {nginx.folder.name} error log ---\n{nginx.logs()[-4000:]}")
