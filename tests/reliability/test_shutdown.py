@@ -3,6 +3,7 @@
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -50,19 +51,30 @@ class Sender:
             n += 1
 
 
-def storm_then(server: LiveServer, stop_server, room: str) -> list[Sender]:
-    senders = [Sender(server, f"sender{n}", room) for n in range(SENDERS)]
+def storm(senders: list[Sender], during: Callable[[], None], join_timeout: float = 10) -> None:
+    """Every sender sends flat out on a thread of its own while `during()` runs."""
     stop = threading.Event()
     threads = [threading.Thread(target=s.storm, args=(stop,), daemon=True) for s in senders]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 10
-    while sum(len(s.acked) for s in senders) < 300 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop_server()
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=10)
+    try:
+        during()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=join_timeout)
+
+
+def storm_then(server: LiveServer, stop_server, room: str) -> list[Sender]:
+    senders = [Sender(server, f"sender{n}", room) for n in range(SENDERS)]
+
+    def until_300_acked_then_stop_the_server() -> None:
+        deadline = time.monotonic() + 10
+        while sum(len(s.acked) for s in senders) < 300 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop_server()
+
+    storm(senders, until_300_acked_then_stop_the_server)
     return senders
 
 

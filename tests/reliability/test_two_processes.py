@@ -1,11 +1,11 @@
 """Two server processes writing one room of one database: ids stay gapless and in order."""
 
-import threading
+import time
 
 import pytest
 
 from tests.live import LiveServer
-from tests.reliability.test_shutdown import FAST_SERVER, Sender, stored_messages
+from tests.reliability.test_shutdown import FAST_SERVER, Sender, stored_messages, storm
 
 PER_PROCESS = 3
 
@@ -22,14 +22,7 @@ def test_ids_from_two_processes_sharing_a_database_are_gapless_and_unique(tmp_pa
             for n, server in enumerate(servers)
             for m in range(PER_PROCESS)
         ]
-        stop = threading.Event()
-        threads = [threading.Thread(target=s.storm, args=(stop,), daemon=True) for s in senders]
-        for thread in threads:
-            thread.start()
-        threading.Event().wait(4)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+        storm(senders, lambda: time.sleep(4), join_timeout=15)
 
         acked = [m for s in senders for m in s.acked.values()]
         stored = stored_messages(servers[0], "shared")

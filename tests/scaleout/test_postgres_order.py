@@ -2,11 +2,11 @@
 unique and increasing, and every client, on either process, receives the room's messages in id
 order with none missing and none twice."""
 
-import threading
+import time
 
 import pytest
 
-from tests.reliability.test_shutdown import FAST_SERVER, Sender, stored_messages
+from tests.reliability.test_shutdown import FAST_SERVER, Sender, stored_messages, storm
 from tests.scaleout.clients import Chatter, in_room
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,14 +31,7 @@ def test_two_processes_storming_one_room_keep_ids_gapless_and_delivery_in_order(
         for n, server in enumerate(servers)
         for m in range(WRITERS_PER_PROCESS)
     ]
-    stop = threading.Event()
-    threads = [threading.Thread(target=s.storm, args=(stop,), daemon=True) for s in senders]
-    for thread in threads:
-        thread.start()
-    stop.wait(STORM_SECONDS)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=10)
+    storm(senders, lambda: time.sleep(STORM_SECONDS))
 
     acked = [m for s in senders for m in s.acked.values()]
     stored = stored_messages(servers[1], room)
