@@ -96,7 +96,9 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     )
     app.extensions["tokens"] = TokenSigner(app.config["SECRET_KEY"], app.config["TOKEN_MAX_AGE"])
     app.extensions["in_flight"] = InFlight()
-    app.extensions["chat_repository"] = SqlChatRepository(db.session)
+    with app.app_context():
+        engine = db.engine
+    app.extensions["chat_repository"] = SqlChatRepository(db.session, engine)
     app.extensions["chat"] = ChatService(
         app.extensions["chat_repository"],
         stores.presence,
@@ -138,9 +140,12 @@ def _finish_config(app: Flask) -> None:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI")
-    app.config["SQLALCHEMY_DATABASE_URI"] = (
-        normalise_database_url(url) if url else default_sqlite_url(app.instance_path)
-    )
+    url = normalise_database_url(url) if url else default_sqlite_url(app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("sqlite"):
+        # a file has no connection to lose; the ping would be a query more per message
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": False}
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def stores(request, clock):
 def service(session, broadcaster, clock, scheduler, stores):
     presence, limiter, pairs = stores
     return ChatService(
-        SqlChatRepository(session),
+        SqlChatRepository(session, session.get_bind()),
         presence,
         broadcaster,
         StripedRoomLocks(),
