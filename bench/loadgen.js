@@ -3,6 +3,9 @@
 //
 //   node bench/loadgen.js fanout --url http://127.0.0.1:P --tokens FILE --clients 1000 \
 //        --room-size 50 --rates 1,2,4,8 --warmup 3 --duration 8 [--server-pid PID]
+//   node bench/loadgen.js fanout ... --ladder 2,4,6,8 --start 4 --repeats 3 [--generator-limit 80]
+//        [--latency-deliveries 10000 --latency-warmup 3 --latency-duration 8]
+//        (the benchmark's plan: three repeats on one set of clients, then the latency step)
 //   node bench/loadgen.js latency --url ... --clients 1000 --room-size 50 --deliveries 10000 \
 //        --warmup 3 --duration 10 [--server-pid PID]
 //   node bench/loadgen.js connections --url ... --count 10000 --batch 500 [--server-pid PID]
@@ -38,6 +41,8 @@ function usage(message) {
     "usage: node bench/loadgen.js fanout|latency|connections --url http://127.0.0.1:PORT\n" +
       "  [--tokens FILE] [--server-pid PID]\n" +
       "  fanout:      --clients 1000 --room-size 50 --rates 1,2,4,8 --warmup 3 --duration 8\n" +
+      "               or --ladder 2,4,8 --start 4 --repeats 3 [--generator-limit 80]\n" +
+      "               [--latency-deliveries 10000 --latency-warmup 3 --latency-duration 8]\n" +
       "  latency:     --clients 1000 --room-size 50 --deliveries 10000 --warmup 3 --duration 10\n" +
       "  connections: --count 10000 --batch 500\n",
   );
@@ -391,6 +396,85 @@ function sizeLatencyBuffer(expected) {
   if (state.lat.length < want) state.lat = new Float64Array(want);
 }
 
+// A step counts while it passed and the generator stayed under its CPU limit.
+const counts = (res, generatorLimit) => res.passed && (res.generator_cpu_pct ?? 0) < generatorLimit;
+
+// After a failed step the server may still be working through a backlog: wait (at most 10 s)
+// until it uses under 20% of a core, so the next step starts from an idle server.
+async function waitServerIdle(serverPid) {
+  if (!serverPid) return sleep(2000);
+  const deadline = performance.now() + 10000;
+  let ticks = procCpuTicks(serverPid);
+  while (performance.now() < deadline) {
+    await sleep(500);
+    const now = procCpuTicks(serverPid);
+    if (now == null || ticks == null || ((now - ticks) / CLOCK_TICKS_PER_S / 0.5) * 100 < 20) return;
+    ticks = now;
+  }
+}
+
+// The fan-out plan (bench/README.md). Repeat 1 climbs fast: from --start, each next rate is the
+// highest rung of the ladder at most twice the last one (and at most what the generator's spare
+// CPU allows); after the first step that does not count it tries the rungs it skipped, upwards.
+// Later repeats start at repeat 1's capacity and climb one rung at a time (a first step that
+// fails walks down instead); they do not retry a rung where repeat 1 was generator-bound.
+async function runPlan(ctx, plan, runStepAt) {
+  const { ladder, repeats, startIndex, generatorLimit } = plan;
+  let capacity = -1; // repeat 1's last counting rung (index into the ladder)
+  let generatorBoundAt = Infinity; // repeat 1's rung where the generator ran out
+  for (let repeat = 1; repeat <= repeats; repeat++) {
+    const tried = new Map(); // rung index -> counted
+    const step = async (i) => {
+      const res = await runStepAt(ladder[i], repeat);
+      const ok = counts(res, generatorLimit);
+      tried.set(i, ok);
+      if (!ok && repeat === 1 && (res.generator_cpu_pct ?? 0) >= generatorLimit) {
+        generatorBoundAt = Math.min(generatorBoundAt, i);
+      }
+      if (!ok) await waitServerIdle(ctx.serverPid);
+      return { res, ok };
+    };
+    if (repeat === 1) {
+      let i = startIndex;
+      let last = -1;
+      for (;;) {
+        const { res, ok } = await step(i);
+        if (!ok) break;
+        last = i;
+        const gen = Math.max(res.generator_cpu_pct ?? 0, 1);
+        const reach = Math.min(2 * ladder[i], (ladder[i] * generatorLimit) / gen);
+        let next = i + 1;
+        while (next + 1 < ladder.length && ladder[next + 1] <= reach) next++;
+        if (next >= ladder.length) break;
+        i = next;
+      }
+      const stop = [...tried.keys()].find((k) => !tried.get(k));
+      if (last < 0 && startIndex > 0) {
+        for (let k = startIndex - 1; k >= 0 && last < 0; k--) if ((await step(k)).ok) last = k;
+      } else if (stop !== undefined) {
+        for (let k = last + 1; k < stop; k++) {
+          if (!(await step(k)).ok) break;
+          last = k;
+        }
+      }
+      capacity = last;
+    } else {
+      let i = Math.max(capacity, 0);
+      let climbed = false;
+      for (;;) {
+        const { ok } = await step(i);
+        if (ok) {
+          climbed = true;
+          if (i + 1 >= ladder.length || i + 1 >= generatorBoundAt) break;
+          i++;
+        } else if (!climbed && i > 0 && !tried.has(i - 1)) {
+          i--;
+        } else break;
+      }
+    }
+  }
+}
+
 async function runLoad(mode, opts) {
   const url = checkUrl(opts.url);
   const tokens = loadTokens(opts.tokens);
@@ -400,20 +484,44 @@ async function runLoad(mode, opts) {
   const durationS = num(opts, "duration", mode === "latency" ? 10 : 8, { min: 0.1 });
   const serverPid = opts["server-pid"] ? num(opts, "server-pid", 0, { integer: true, min: 1 }) : null;
   const rooms = Math.ceil(clients / roomSize);
-
-  let rates;
-  if (mode === "fanout") {
-    rates = String(opts.rates ?? "1,2,4,8,16,32")
+  const parseRates = (raw, name) => {
+    const rates = String(raw)
       .split(",")
       .map((s) => Number(s.trim()));
-    if (rates.length === 0 || rates.some((r) => !Number.isFinite(r) || r <= 0)) usage(`bad --rates ${opts.rates}`);
-  } else {
-    const deliveries = num(opts, "deliveries", 10000, { min: 1 });
-    rates = [deliveries / (rooms * roomSize)];
-  }
+    if (rates.length === 0 || rates.some((r) => !Number.isFinite(r) || r <= 0)) usage(`bad --${name} ${raw}`);
+    return rates;
+  };
 
-  const stepMs = (warmupS + durationS) * 1000 + DRAIN_MS + 1000;
-  const capMs = SETUP_CAP_MS + rates.length * stepMs + 10000;
+  // The steps this run may take: `stepRates` bounds the time cap.
+  let plan = null;
+  let rates = [];
+  let latencyRate = null;
+  if (mode === "fanout" && opts.ladder !== undefined) {
+    const ladder = parseRates(opts.ladder, "ladder").sort((a, b) => a - b);
+    const start = num(opts, "start", ladder[0], { min: 0 });
+    const startIndex = ladder.indexOf(start);
+    if (startIndex < 0) usage(`--start ${start} is not a rung of --ladder`);
+    plan = {
+      ladder,
+      startIndex,
+      repeats: num(opts, "repeats", 3, { integer: true, min: 1 }),
+      generatorLimit: num(opts, "generator-limit", 80, { min: 1 }),
+    };
+  } else if (mode === "fanout") {
+    rates = parseRates(opts.rates ?? "1,2,4,8,16,32", "rates");
+  } else {
+    rates = [num(opts, "deliveries", 10000, { min: 1 }) / (rooms * roomSize)];
+  }
+  if (mode === "fanout" && opts["latency-deliveries"] !== undefined) {
+    latencyRate = num(opts, "latency-deliveries", 10000, { min: 1 }) / (rooms * roomSize);
+  }
+  const latencyWarmupS = num(opts, "latency-warmup", 3);
+  const latencyDurationS = num(opts, "latency-duration", 8, { min: 0.1 });
+
+  const stepMs = (warmupS + durationS) * 1000 + DRAIN_MS + 1000 + (plan ? 10000 : 0);
+  const stepCount = plan ? plan.repeats * plan.ladder.length : rates.length;
+  const latencyMs = latencyRate ? (latencyWarmupS + latencyDurationS) * 1000 + DRAIN_MS + 1000 : 0;
+  const capMs = SETUP_CAP_MS + stepCount * stepMs + latencyMs + 10000;
   setTimeout(() => {
     log(`time cap of ${Math.round(capMs / 1000)} s reached; exiting`);
     process.exit(3);
@@ -430,18 +538,29 @@ async function runLoad(mode, opts) {
   const runTag = (Date.now() % 2176782336).toString(36) + process.pid.toString(36);
   const senders = makeSenders(setup.sockets, roomSize, rooms, setup.members);
   const ctx = { mode, senders, serverPid, runTag, roomSize, clients };
+  let stepNo = 0;
 
-  for (let i = 0; i < rates.length; i++) {
-    const rate = rates[i];
-    sizeLatencyBuffer(rate * durationS * clients);
-    const res = await runStep(ctx, rate, i + 1, warmupS, durationS);
+  const runStepAt = async (rate, repeat, stepMode = mode, warmup = warmupS, duration = durationS) => {
+    sizeLatencyBuffer(rate * duration * clients);
+    const res = await runStep({ ...ctx, mode: stepMode }, rate, ++stepNo, warmup, duration);
+    if (repeat !== null) res.repeat = repeat;
     emit(res);
     log(
-      `${mode} rate ${rate}/s/sender: ${res.deliveries_per_s} deliveries/s, ratio ${res.delivery_ratio}, ` +
-        `p50 ${res.p50_ms} p99 ${res.p99_ms} max ${res.max_ms} ms, server cpu ${res.server_cpu_pct}%, ` +
-        `generator cpu ${res.generator_cpu_pct}% -> ${res.passed ? "pass" : "FAIL"}`,
+      `${stepMode}${repeat ? ` #${repeat}` : ""} rate ${rate}/s/sender: ${res.deliveries_per_s} deliveries/s, ` +
+        `ratio ${res.delivery_ratio}, p50 ${res.p50_ms} p99 ${res.p99_ms} max ${res.max_ms} ms, ` +
+        `server cpu ${res.server_cpu_pct}%, generator cpu ${res.generator_cpu_pct}% -> ${res.passed ? "pass" : "FAIL"}`,
     );
-    if (!res.passed) break;
+    return res;
+  };
+
+  if (plan) {
+    await runPlan(ctx, plan, runStepAt);
+  } else {
+    for (const rate of rates) if (!(await runStepAt(rate, null)).passed) break;
+  }
+  if (latencyRate) {
+    await waitServerIdle(serverPid);
+    await runStepAt(latencyRate, null, "latency", latencyWarmupS, latencyDurationS);
   }
   for (const socket of setup.sockets) socket.close();
   process.exit(0);

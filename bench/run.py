@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 class Mode:
     name: str
     ladder: tuple[int, ...]  # fan-out send rates per sender (messages/s); x1000 = deliveries/s
-    first: int  # the first repeat starts at ladder[first]; lower rates run only if that fails
+    start: int  # the rate the first repeat starts at (bench/README.md: how the ladder is climbed)
     repeats: int
     warmup: float
     duration: float
@@ -75,13 +76,12 @@ class Mode:
     connections: int
     connections_fresh_server: bool
     configs: tuple[str, ...]  # run by default (--configs picks others)
-    budget_s: float  # fan-out repeats after the first are skipped once the run is over this
 
 
 FULL = Mode(
     name="full",
     ladder=(1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64),
-    first=1,
+    start=4,
     repeats=3,
     warmup=2,
     duration=5,
@@ -91,12 +91,11 @@ FULL = Mode(
     connections=10000,
     connections_fresh_server=True,
     configs=("gunicorn-sqlite", "gunicorn-postgres", "flask-sqlite", "node"),
-    budget_s=600,
 )
 QUICK = Mode(
     name="quick",
     ladder=(2, 10, 20, 40),
-    first=0,
+    start=2,
     repeats=1,
     warmup=1,
     duration=3,
@@ -106,7 +105,6 @@ QUICK = Mode(
     connections=2000,
     connections_fresh_server=False,
     configs=("gunicorn-sqlite", "node"),
-    budget_s=55,
 )
 
 
@@ -556,6 +554,59 @@ def capacity_of(steps: list[dict]) -> Capacity:
     return Capacity(last, None, "ladder")
 
 
+def counts(step: dict) -> bool:
+    return verdict(step) == "pass"
+
+
+def cpu_per_kdelivery(result: ConfigResult, rate: float) -> float | None:
+    """Median server CPU (% of a core) per 1,000 deliveries/s over the counting steps at
+    `rate`: what a delivery costs the server, whatever limited the ladder."""
+    values = [
+        step["server_cpu_pct"] / (step["deliveries_per_s"] / 1000)
+        for steps in result.runs
+        for step in steps
+        if step["rate_per_sender"] == rate and counts(step) and step.get("server_cpu_pct")
+    ]
+    return statistics.median(values) if values else None
+
+
+@dataclass
+class Efficiency:
+    """This server's CPU per delivery against Node's at the highest rate both passed."""
+
+    rate: float
+    ours: float  # % of a core per 1,000 deliveries/s
+    node: float
+
+    @property
+    def cost_ratio(self) -> float:  # > 1: this server needs more CPU per delivery
+        return self.ours / self.node
+
+    @property
+    def projected_capacity_ratio(self) -> float:  # if both capacities are CPU-bound
+        return self.node / self.ours
+
+    def describe(self) -> str:
+        return (
+            f"at {num(self.rate * SENDERS * ROOM_SIZE)}/s: {self.ours:.1f}% vs "
+            f"{self.node:.1f}% of a core per 1,000 deliveries/s"
+        )
+
+
+def efficiency(result: ConfigResult, node: ConfigResult | None) -> Efficiency | None:
+    if node is None or result is node:
+        return None
+
+    def counted_rates(r: ConfigResult) -> set[float]:
+        return {step["rate_per_sender"] for steps in r.runs for step in steps if counts(step)}
+
+    for rate in sorted(counted_rates(result) & counted_rates(node), reverse=True):
+        ours, theirs = cpu_per_kdelivery(result, rate), cpu_per_kdelivery(node, rate)
+        if ours and theirs:
+            return Efficiency(rate, ours, theirs)
+    return None
+
+
 @dataclass
 class ConfigResult:
     config: ServerConfig
@@ -633,6 +684,48 @@ def cell_capacity(cap: Capacity | None) -> str:
     if cap.bound == "ladder":
         return f"≥ {text} (top of the ladder)"
     return text
+
+
+def capacity_ratio(cap: Capacity | None, node_cap: Capacity | None) -> str:
+    """This server's capacity / Node's; a figure that is only a lower bound ("≥ N") makes the
+    ratio a bound too, or leaves it unsettled when both are."""
+    if not (cap and cap.step and node_cap and node_cap.step):
+        return "–"
+    value = cap.value / node_cap.value
+    ours_exact, node_exact = cap.bound == "server", node_cap.bound == "server"
+    if ours_exact and node_exact:
+        return f"{value:.2f}x"
+    if ours_exact:
+        return f"≤ {value:.2f}x"
+    if node_exact:
+        return f"≥ {value:.2f}x"
+    return "not settled (both are lower bounds)"
+
+
+def capacity_target(
+    cap: Capacity | None, node_cap: Capacity | None, eff: Efficiency | None
+) -> tuple[str, str]:
+    """Target 1 (capacity >= 0.5x Node): from the capacities when they settle it, otherwise
+    from CPU per delivery (capacity is CPU-bound: a server at its limit runs at ~100%)."""
+    if not (cap and cap.step and node_cap and node_cap.step):
+        return "–", "not measured"
+    value = cap.value / node_cap.value
+    ours_exact, node_exact = cap.bound == "server", node_cap.bound == "server"
+    measured = f"{num(cap.value)} vs {cell_capacity(node_cap)}"
+    if ours_exact and node_exact:
+        return f"{value:.2f}x ({measured})", yes(value >= 0.5)
+    if ours_exact and value < 0.5:  # Node's capacity is at least its figure: the ratio only falls
+        return f"≤ {value:.2f}x ({measured})", "no"
+    if node_exact and value >= 0.5:  # ours is at least its figure: the ratio only rises
+        return f"≥ {value:.2f}x ({measured})", "yes"
+    if eff is None:
+        return f"{value:.2f}x ({measured}; not settled)", "unsure"
+    projected = eff.projected_capacity_ratio
+    return (
+        f"capacities {measured}, not settled; CPU per delivery {eff.describe()}: "
+        f"projected {projected:.2f}x",
+        f"{yes(projected >= 0.5)} (projected)",
+    )
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -731,17 +824,33 @@ class Bench:
 
     # scenarios
 
-    def fanout(self, server: Server, tokens: Path, rates: list[int], repeat: int) -> list[dict]:
+    def fanout(self, server: Server, tokens: Path, records: list[dict]) -> None:
+        """Every fan-out repeat on one set of 1,000 clients, then (full mode) the latency step,
+        into `records` as they come (kept if the loadgen fails later); the loadgen climbs the
+        ladder itself (bench/README.md)."""
         mode = self.mode
-        per_step = mode.warmup + mode.duration + 3
-        timeout = 45 + len(rates) * per_step
+        per_step = mode.warmup + mode.duration + 14  # + drain, and waiting out a failed step
+        latency = (
+            []
+            if mode.latency_from_fanout
+            else [
+                "--latency-deliveries",
+                str(LATENCY_DELIVERIES),
+                "--latency-warmup",
+                f"{mode.latency_warmup:g}",
+                "--latency-duration",
+                f"{mode.latency_duration:g}",
+            ]
+        )
+        timeout = 60 + mode.repeats * len(mode.ladder) * per_step + 30
 
         def progress(step: dict) -> bool:
-            log(f"    fanout #{repeat}: {describe_step(step)}")
-            # later steps cannot count once the generator is over its CPU limit
-            return (step.get("generator_cpu_pct") or 0) >= GENERATOR_CPU_LIMIT
+            records.append(step)
+            label = f"fanout #{step['repeat']}" if step.get("mode") == "fanout" else "latency"
+            log(f"    {label}: {describe_step(step)}")
+            return False
 
-        steps = run_loadgen(
+        run_loadgen(
             self.loadgen,
             "fanout",
             server,
@@ -751,44 +860,24 @@ class Bench:
                 str(CLIENTS),
                 "--room-size",
                 str(ROOM_SIZE),
-                "--rates",
-                ",".join(str(rate) for rate in rates),
+                "--ladder",
+                ",".join(str(rate) for rate in mode.ladder),
+                "--start",
+                str(mode.start),
+                "--repeats",
+                str(mode.repeats),
+                "--generator-limit",
+                f"{GENERATOR_CPU_LIMIT:g}",
                 "--warmup",
                 f"{mode.warmup:g}",
                 "--duration",
                 f"{mode.duration:g}",
+                *latency,
             ],
             timeout,
             self.logs / f"loadgen-{server.config.key}.log",
             progress,
         )
-        return [step for step in steps if step.get("mode") == "fanout"]
-
-    def latency(self, server: Server, tokens: Path) -> dict | None:
-        mode = self.mode
-        timeout = 45 + mode.latency_warmup + mode.latency_duration + 5
-        records = run_loadgen(
-            self.loadgen,
-            "latency",
-            server,
-            tokens,
-            [
-                "--clients",
-                str(CLIENTS),
-                "--room-size",
-                str(ROOM_SIZE),
-                "--deliveries",
-                str(LATENCY_DELIVERIES),
-                "--warmup",
-                f"{mode.latency_warmup:g}",
-                "--duration",
-                f"{mode.latency_duration:g}",
-            ],
-            timeout,
-            self.logs / f"loadgen-{server.config.key}.log",
-        )
-        records = [record for record in records if record.get("mode") == "latency"]
-        return records[-1] if records else None
 
     def connections(self, server: Server, tokens: Path, count: int) -> dict | None:
         timeout = 40 + count / 100
@@ -830,31 +919,19 @@ class Bench:
             return server
 
         try:
-            ladder = list(mode.ladder)
-            start = mode.first
-            for repeat in range(1, mode.repeats + 1):
-                if repeat > 1 and self.elapsed() > mode.budget_s:
-                    result.notes.append(
-                        f"fan-out repeated {repeat - 1} time(s), not {mode.repeats}: "
-                        f"the run was over its {mode.budget_s:.0f} s budget"
-                    )
-                    break
-                try:
-                    steps = self.fanout(ready("fanout"), tokens, ladder[start:], repeat)
-                    if start > 0 and capacity_of(steps).step is None:
-                        # failed where it was expected to pass: walk up from the bottom
-                        steps = self.fanout(ready("fanout"), tokens, ladder[:start], repeat) + steps
-                except LoadgenError as error:
-                    result.errors.append(f"fan-out #{repeat}: {error}")
-                    log(f"    {error}")
-                    break
-                result.runs.append(steps)
-                if repeat == 1:
-                    # later repeats start one step below the first one's capacity: that step
-                    # also absorbs the join storm (presence broadcasts) that follows connecting
-                    cap = capacity_of(steps)
-                    rate = cap.step["rate_per_sender"] if cap.step else None
-                    start = max(0, ladder.index(rate) - 1) if rate in ladder else 0
+            records: list[dict] = []
+            try:
+                self.fanout(ready("fanout"), tokens, records)
+            except LoadgenError as error:
+                result.errors.append(f"fan-out: {error}")
+                log(f"    {error}")
+            for repeat in sorted({r["repeat"] for r in records if r.get("mode") == "fanout"}):
+                result.runs.append(
+                    [r for r in records if r.get("mode") == "fanout" and r["repeat"] == repeat]
+                )
+            if len(result.runs) < mode.repeats and not result.errors:
+                done = len(result.runs)
+                result.notes.append(f"fan-out repeated {done} time(s), not {mode.repeats}")
 
             if mode.latency_from_fanout:
                 at_10k = [
@@ -866,13 +943,8 @@ class Bench:
                 result.latency = at_10k[0] if at_10k else None
                 result.latency_source = "the fan-out step at rate 10 (quick mode)"
             else:
-                try:
-                    result.latency = self.latency(ready("latency"), tokens)
-                    if result.latency:
-                        log(f"    latency: {describe_step(result.latency)}")
-                except LoadgenError as error:
-                    result.errors.append(f"latency: {error}")
-                    log(f"    {error}")
+                latency = [r for r in records if r.get("mode") == "latency"]
+                result.latency = latency[-1] if latency else None
 
             try:
                 count = mode.connections
@@ -997,10 +1069,12 @@ class Bench:
             else "one core: server and generator share it (no taskset)"
         )
         repeats = (
-            f"fan-out repeated {mode.repeats} times, median reported (repeats 2 and 3 start one "
-            "step below the first repeat's capacity)"
+            f"fan-out repeated {mode.repeats} times on one set of clients, median reported "
+            f"(repeat 1 starts at rate {mode.start:g} and climbs by doubling, then tries the "
+            "rates it skipped; repeats 2 and 3 start at repeat 1's capacity and climb one rate "
+            "at a time)"
             if mode.repeats > 1
-            else "fan-out run once"
+            else f"fan-out run once, from rate {mode.start:g}"
         )
         versions = ", ".join(f"{name} {value}" for name, value in self.versions().items())
         return [
@@ -1030,14 +1104,14 @@ class Bench:
             "| Configuration | Fan-out capacity (deliveries/s) | p50 / p99 / max at capacity (ms) "
             "| Server CPU at the failing step | At 10,000/s: p50 / p99 / max (ms) "
             "| Delivered at 10,000/s | Connections opened (failed) | Connects/s "
-            "| RSS per connection (KiB) | Capacity vs Node | p99 at 10,000/s vs Node "
-            "| RSS per connection vs Node |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| RSS per connection (KiB) | Capacity vs Node | CPU per delivery vs Node "
+            "| p99 at 10,000/s vs Node | RSS per connection vs Node |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for result in self.results:
             label = result.config.label
             if result.skipped:
-                lines.append(f"| {label} | skipped: {result.skipped} |" + " |" * 10)
+                lines.append(f"| {label} | skipped: {result.skipped} |" + " |" * 11)
                 continue
             cap = result.median()
             at = cap.step if cap else None
@@ -1051,16 +1125,14 @@ class Bench:
             else:
                 failing = "–"
             if result is node:
-                ratios = ["1.00x"] * 3
+                ratios = ["1.00x"] * 4
             else:
-                # Node's figure is a lower bound when its generator ran out of CPU first
-                bounded = node_cap is not None and node_cap.bound in ("generator", "ladder")
+                eff = efficiency(result, node)
                 ratios = [
-                    ratio(
-                        cap.value if cap and cap.step else None,
-                        node_cap.value if node_cap and node_cap.step else None,
-                        "≤ " if bounded and cap and cap.bound == "server" else "",
-                    ),
+                    capacity_ratio(cap, node_cap),
+                    f"{eff.cost_ratio:.2f}x (at {num(eff.rate * SENDERS * ROOM_SIZE)}/s)"
+                    if eff
+                    else "–",
                     ratio(lat.get("p99_ms"), (node_lat or {}).get("p99_ms")),
                     ratio(conn.get("rss_per_conn_kib"), (node_conn or {}).get("rss_per_conn_kib")),
                 ]
@@ -1083,7 +1155,10 @@ class Bench:
             f"p99 ≤ {P99_LIMIT_MS:.0f} ms, no failed ack) while the generator stayed under "
             f'{GENERATOR_CPU_LIMIT:.0f}% CPU; "generator-bound" means the generator ran out '
             "first, so the server's capacity is at least that. Ratios are this server / Node: "
-            "higher is better for capacity, lower is better for p99 and RSS.",
+            "higher is better for capacity, lower is better for CPU per delivery, p99 and RSS. "
+            "CPU per delivery: the server's CPU per 1,000 deliveries/s (median over the repeats) "
+            "at the highest rate both servers passed; it compares the servers where the "
+            "generator cannot push either to its limit.",
         ]
         return lines
 
@@ -1096,16 +1171,7 @@ class Bench:
                 continue
             label = result.config.label
             cap = result.median()
-            if cap and cap.step and node_cap and node_cap.step:
-                value = cap.value / node_cap.value
-                bounded = node_cap.bound != "server"
-                figure = (
-                    f"{'≤ ' if bounded else ''}{value:.2f}x "
-                    f"({num(cap.value)} vs {cell_capacity(node_cap)})"
-                )
-                met = "yes" if value >= 0.5 and not bounded else "no" if value < 0.5 else "unsure"
-            else:
-                figure, met = "–", "not measured"
+            figure, met = capacity_target(cap, node_cap, efficiency(result, node))
             lines.append(
                 f"| Fan-out capacity ≥ 0.5x Node, storage on | {label} | {figure} | {met} |"
             )
