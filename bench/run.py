@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -541,7 +542,10 @@ class Capacity:
         return float(self.step["deliveries_per_s"]) if self.step else 0.0
 
 
-def capacity_of(steps: list[dict]) -> Capacity:
+def capacity_of(steps: list[dict], top_rate: float | None = None) -> Capacity:
+    """The capacity one repeat measured. A repeat whose last step passed below `top_rate`
+    (the top of the ladder) stopped there because repeat 1's generator ran out of CPU on the
+    next rung: its figure is a lower bound like repeat 1's."""
     if not steps:
         return Capacity(None, None, "none")
     last = None
@@ -551,6 +555,8 @@ def capacity_of(steps: list[dict]) -> Capacity:
         if not step.get("passed"):
             return Capacity(last, step, "server")
         last = step
+    if top_rate is not None and last["rate_per_sender"] < top_rate:
+        return Capacity(last, None, "generator")
     return Capacity(last, None, "ladder")
 
 
@@ -617,9 +623,10 @@ class ConfigResult:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: str | None = None
+    top_rate: float | None = None  # the ladder's highest rate
 
     def capacities(self) -> list[Capacity]:
-        return [capacity_of(steps) for steps in self.runs]
+        return [capacity_of(steps, self.top_rate) for steps in self.runs]
 
     def median(self) -> Capacity | None:
         caps = self.capacities()
@@ -696,9 +703,9 @@ def capacity_ratio(cap: Capacity | None, node_cap: Capacity | None) -> str:
     if ours_exact and node_exact:
         return f"{value:.2f}x"
     if ours_exact:
-        return f"≤ {value:.2f}x"
+        return f"≤ {math.ceil(value * 100) / 100:.2f}x"
     if node_exact:
-        return f"≥ {value:.2f}x"
+        return f"≥ {math.floor(value * 100) / 100:.2f}x"
     return "not settled (both are lower bounds)"
 
 
@@ -715,9 +722,9 @@ def capacity_target(
     if ours_exact and node_exact:
         return f"{value:.2f}x ({measured})", yes(value >= 0.5)
     if ours_exact and value < 0.5:  # Node's capacity is at least its figure: the ratio only falls
-        return f"≤ {value:.2f}x ({measured})", "no"
+        return f"< 0.5x ({measured})", "no"
     if node_exact and value >= 0.5:  # ours is at least its figure: the ratio only rises
-        return f"≥ {value:.2f}x ({measured})", "yes"
+        return f"≥ {math.floor(value * 100) / 100:.2f}x ({measured})", "yes"
     if eff is None:
         return f"{value:.2f}x ({measured}; not settled)", "unsure"
     projected = eff.projected_capacity_ratio
@@ -899,7 +906,7 @@ class Bench:
         always gets a fresh one (see bench/README.md: it does not recover from 1,000 clients
         leaving at once), and so does the full connections scenario (RSS of a clean process)."""
         mode = self.mode
-        result = ConfigResult(config)
+        result = ConfigResult(config, top_rate=mode.ladder[-1])
         log(f"== {config.key}: {config.label}  [{self.elapsed():.0f} s]")
         url, tokens = self.urls.get(config.key), self.tokens[config.key]
         server: Server | None = None
