@@ -56,6 +56,9 @@ class Config:
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
     # "websocket" alone lets several workers share one port without sticky sessions.
     SOCKETIO_TRANSPORTS = _env_transports("SOCKETIO_TRANSPORTS")
+    # engine.io heartbeat, whole seconds: a ping every interval; no pong in the timeout closes
+    SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
+    SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
 
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
     TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
@@ -103,6 +106,8 @@ class TestingConfig(Config):
     CORS_ALLOWED_ORIGINS = None
     SOCKETIO_ASYNC_MODE = "threading"
     SOCKETIO_TRANSPORTS = ["polling", "websocket"]
+    SOCKETIO_PING_INTERVAL = 25
+    SOCKETIO_PING_TIMEOUT = 20
     WTF_CSRF_ENABLED = False
     # Fast hashes keep the suite quick; still real salted hashes checked by werkzeug.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105

@@ -23,6 +23,7 @@ from .sockets import (
     origin_policy,
     refuse_reserved_event_names,
     release_held_locks_after_ack,
+    schedule_pings_on_timers,
     tune_websockets,
     write_broadcasts_directly,
 )
@@ -78,6 +79,8 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         cors_allowed_origins=origin_policy(app.config["CORS_ALLOWED_ORIGINS"]),
         max_http_buffer_size=MAX_PACKET_BYTES,
         transports=app.config["SOCKETIO_TRANSPORTS"],
+        ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
+        ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
         # One client's events are handled one at a time, in the order sent: two quick messages
         # from one person are stored in that order. Different clients still run concurrently.
         async_handlers=False,
@@ -85,6 +88,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         client_manager=stores.manager,
     )
     tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
+    schedule_pings_on_timers(socketio.server.eio)
     write_broadcasts_directly(socketio.server)
     refuse_reserved_event_names(socketio.server)
     release_held_locks_after_ack(socketio.server, room_locks)

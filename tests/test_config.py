@@ -199,6 +199,23 @@ def test_finish_config_normalises_database_url(tmp_path):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/chat"
 
 
+@pytest.mark.parametrize(
+    ("url", "pings"),
+    [("postgres://u:p@db/chat", True), ("sqlite:///chat.db", False), ("sqlite://", False)],
+)
+def test_connections_are_pinged_before_use_only_over_a_network(tmp_path, url, pings):
+    app = Flask(__name__, instance_path=str(tmp_path / "instance"))
+    app.config.update(
+        ENV_NAME="testing",
+        SECRET_KEY="k" * 40,
+        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_recycle": 600},
+    )
+    _finish_config(app)
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options == {"pool_pre_ping": pings, "pool_recycle": 600}
+
+
 def test_database_url_from_environment(monkeypatch):
     module = fresh_config_module(monkeypatch, DATABASE_URL="postgres://u:p@db/chat")
     assert module.ProductionConfig.SQLALCHEMY_DATABASE_URI == "postgres://u:p@db/chat"

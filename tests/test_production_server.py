@@ -3,6 +3,7 @@
 import json
 import signal
 
+import pytest
 import requests
 
 from tests.live import live_server
@@ -126,3 +127,47 @@ def test_a_reader_that_falls_behind_gets_every_broadcast_whole_and_in_order(tmp_
     assert [m["id"] for m in received] == [ack["message"]["id"] for ack in acks]
     # the kernel did run out of room mid-frame: the path this test is about was taken
     assert "the rest queued" in (tmp_path / "gunicorn.log").read_text()
+
+
+def test_idle_websockets_are_pinged_every_interval_and_closed_when_they_stop_answering(tmp_path):
+    """engine.io's heartbeat under gevent (pings on timers, reads in the handler's greenlet):
+    a client that answers stays connected; one that stops answering is closed."""
+    import time
+
+    import websocket
+
+    with live_server(
+        f"sqlite:///{tmp_path / 'prod.db'}",
+        tmp_path / "gunicorn.log",
+        production=True,
+        SOCKETIO_PING_INTERVAL="1",
+        SOCKETIO_PING_TIMEOUT="1",
+        **FAST_HASH,
+    ) as server:
+        url = f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket"
+
+        def connect(name: str) -> websocket.WebSocket:
+            ws = websocket.create_connection(url, timeout=5)
+            opened = json.loads(ws.recv()[1:])
+            assert (opened["pingInterval"], opened["pingTimeout"]) == (1000, 1000)
+            ws.send("40" + json.dumps({"token": server.token(name)}))
+            assert ws.recv().startswith("40")
+            return ws
+
+        answering, silent = connect("answering"), connect("silent")
+        pings, started = 0, time.monotonic()
+        while time.monotonic() - started < 3.5:
+            assert answering.recv() == "2"
+            answering.send("3")
+            pings += 1
+        assert pings >= 3  # one a second
+        answering.send('421["rooms",{}]')
+        assert answering.recv().startswith("431")  # still connected, still served
+
+        # the silent client gets its first ping, never answers, and is closed
+        assert silent.recv() == "2"
+        silent.settimeout(5)
+        with pytest.raises(websocket.WebSocketConnectionClosedException):
+            while True:
+                silent.recv()
+        answering.close()
