@@ -1394,11 +1394,15 @@ PHASES = [
         r"ChatService\.post.*(?:sqlalchemy|sqlite3|psycopg|app/storage)",
     ),
     (
-        "message event: broadcast (socket.io emit: packet encode + one engine.io queue put "
-        "per recipient)",
+        "message event: broadcast (socket.io emit: the packet and its frame built once, "
+        "then written to each recipient's socket)",
         r"SocketIOBroadcaster\.message",
     ),
     ("message event: the rest of the handler (validation, checks)", r"on_message"),
+    (
+        "reading frames (recv and wsproto, in engine.io's handler greenlet)",
+        r"InlineReadingServer\.receive",
+    ),
     (
         "around the handlers (Flask app/request context, socket.io dispatch, acks) and the "
         "other events (connect, join, disconnect)",
@@ -1407,13 +1411,19 @@ PHASES = [
     ("writer per recipient: WebSocket frame encode (wsproto)", r"<locals>\.writer.*wsproto"),
     ("writer per recipient: send() to the socket", r"<locals>\.writer.*SocketMixin\.send"),
     ("writer per recipient: the rest (queue get, simple-websocket)", r"<locals>\.writer"),
-    ("reading frames (simple-websocket reader, wsproto, recv)", r"simple_websocket|wsproto|recv"),
+    (
+        "reading frames (simple-websocket's reader greenlet: threading mode)",
+        r"simple_websocket|wsproto|recv",
+    ),
     ("gevent hub and timers (switching between greenlets)", r"gevent/"),
     ("other", r""),
 ]
 # Inclusive: share of samples with a matching frame anywhere on the stack (these overlap).
 SPOTS = [
-    ("Flask app + request context push/pop (per event)", r"flask/ctx\.py"),
+    (
+        "Flask context push/pop (the app context per event; a request context for connect)",
+        r"flask/ctx\.py",
+    ),
     ("engine.io Socket.send (queue put, per recipient)", r"Socket\.send \((?:.*/)?engineio/"),
     ("socket.io packet encode (json.dumps, once per emit)", r"Packet\.encode"),
     ("JSON encode/decode (json module)", r"/json/(?:encoder|decoder|__init__)\.py"),
