@@ -23,7 +23,7 @@ help:
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make screenshots  regenerate docs/screenshots/ from the real app in Chromium"
 	@echo "make vendor-js  refresh the socket.io browser client from the npm package"
-	@echo "make bench      benchmark against Node socket.io (~6 min; QUICK=1: under a minute)"
+	@echo "make bench      benchmark against Node socket.io (~7 min; QUICK=1: under a minute)"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -103,7 +103,7 @@ vendor-js:
 
 # The benchmark of issue 7 (bench/README.md): this server against the Node socket.io reference,
 # load from socket.io-client (bench/node_modules, installed from bench/package-lock.json).
-# `make bench` ~6 min; `make bench QUICK=1` under a minute; BENCH_ARGS=--update-docs rewrites
+# `make bench` ~7 min; `make bench QUICK=1` under a minute; BENCH_ARGS=--update-docs rewrites
 # the "Latest run" section of docs/performance.md; BENCH_ARGS="--configs all" etc.
 BENCH_NODE_MODULES := bench/node_modules/.package-lock.json
 $(BENCH_NODE_MODULES): bench/package.json bench/package-lock.json

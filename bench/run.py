@@ -588,10 +588,6 @@ class Efficiency:
     def cost_ratio(self) -> float:  # > 1: this server needs more CPU per delivery
         return self.ours / self.node
 
-    @property
-    def projected_capacity_ratio(self) -> float:  # if both capacities are CPU-bound
-        return self.node / self.ours
-
     def describe(self) -> str:
         return (
             f"at {num(self.rate * SENDERS * ROOM_SIZE)}/s: {self.ours:.1f}% vs "
@@ -727,10 +723,16 @@ def capacity_target(
         return f"≥ {math.floor(value * 100) / 100:.2f}x ({measured})", "yes"
     if eff is None:
         return f"{value:.2f}x ({measured}; not settled)", "unsure"
-    projected = eff.projected_capacity_ratio
+    # A lower bound is replaced by where that server's core would run out (100% of it, at its
+    # CPU per delivery); an exact capacity stays as measured: a server that failed below full
+    # CPU (stalls, not CPU) must not be credited with CPU it could not use.
+    ours = cap.value if ours_exact else 100_000 / eff.ours
+    node = node_cap.value if node_exact else 100_000 / eff.node
+    projected = ours / node
     return (
         f"capacities {measured}, not settled; CPU per delivery {eff.describe()}: "
-        f"projected {projected:.2f}x",
+        f"capacity {'measured' if ours_exact else 'projected'} {num(ours)} vs "
+        f"{'measured' if node_exact else 'projected'} {num(node)}, {projected:.2f}x",
         f"{yes(projected >= 0.5)} (projected)",
     )
 
