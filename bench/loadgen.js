@@ -465,7 +465,8 @@ async function runPlan(ctx, plan, runStepAt) {
         const { ok } = await step(i);
         if (ok) {
           climbed = true;
-          if (i + 1 >= ladder.length || i + 1 >= generatorBoundAt) break;
+          // after walking down, the rung above has already failed in this repeat
+          if (i + 1 >= ladder.length || i + 1 >= generatorBoundAt || tried.has(i + 1)) break;
           i++;
         } else if (!climbed && i > 0 && !tried.has(i - 1)) {
           i--;
