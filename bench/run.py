@@ -445,7 +445,8 @@ def run_loadgen(
     log_path: Path,
     on_line=None,
 ) -> list[dict]:
-    """Run one loadgen mode to completion; its stdout is one JSON object per line."""
+    """Run one loadgen mode to completion; its stdout is one JSON object per line, each
+    also handed to `on_line` as it arrives."""
     argv = pinned(
         1,
         [
@@ -488,12 +489,9 @@ def run_loadgen(
                     log(f"    loadgen printed a non-JSON line: {line[:200]}")
                     continue
                 results.append(record)
-                if on_line is not None and on_line(record):
-                    stopped.set()  # the caller has seen enough: end the run here
-                    kill_group(proc, grace=2)
-                    return
+                if on_line is not None:
+                    on_line(record)
 
-        stopped = threading.Event()
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         try:
@@ -506,7 +504,7 @@ def run_loadgen(
             if proc.poll() is None:
                 kill_group(proc, grace=2)
         reader.join(5)
-    if proc.returncode != 0 and not stopped.is_set():
+    if proc.returncode != 0:
         detail = log_path.read_text(errors="replace").splitlines()[-5:]
         raise LoadgenError(f"loadgen {mode} exited with {proc.returncode}: " + " | ".join(detail))
     return results
@@ -853,11 +851,10 @@ class Bench:
         )
         timeout = 60 + mode.repeats * len(mode.ladder) * per_step + 30
 
-        def progress(step: dict) -> bool:
+        def progress(step: dict) -> None:
             records.append(step)
             label = f"fanout #{step['repeat']}" if step.get("mode") == "fanout" else "latency"
             log(f"    {label}: {describe_step(step)}")
-            return False
 
         run_loadgen(
             self.loadgen,

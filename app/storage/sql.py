@@ -54,11 +54,11 @@ class SqlAccountRepository:
 
 
 class SqlChatRepository:
-    def __init__(self, session: AnySession, engine: Engine | None = None):
+    def __init__(self, session: AnySession, engine: Engine):
         self.session = session
-        self.engine = engine  # None: the session's bind, looked up per message
+        self.engine = engine  # messages are stored on its pool, outside the session
         self._rooms: dict[str, domain.Room] = {}  # rooms are never renamed nor deleted
-        self._statements: _MessageSql | None = None
+        self._statements = _MessageSql(engine.dialect)
 
     # -- rooms ---------------------------------------------------------------------------
 
@@ -173,10 +173,9 @@ class SqlChatRepository:
         client_id: str | None,
         now: datetime,
     ) -> tuple[domain.Message, bool]:
-        engine = self.engine or self.session.get_bind()
         try:
-            seq = self._insert_message(engine, room, user, text, client_id, now)
-        except engine.dialect.dbapi.IntegrityError:
+            seq = self._insert_message(room, user, text, client_id, now)
+        except self.engine.dialect.dbapi.IntegrityError:
             # (room, user, client_id) is unique: a retry of a stored message. The rollback
             # also took back the counter, so ids stay gapless.
             original = self.find_by_client_id(room, user.user_id, client_id) if client_id else None
@@ -187,7 +186,6 @@ class SqlChatRepository:
 
     def _insert_message(
         self,
-        engine: Engine,
         room: domain.Room,
         user: domain.Identity,
         text: str,
@@ -199,8 +197,8 @@ class SqlChatRepository:
         On a pooled driver connection of its own rather than the ORM session: a Session, its
         transaction and its teardown cost more CPU per message than both statements did
         (docs/performance.md, History). Nothing else runs in this transaction."""
-        statements = self._message_sql(engine.dialect)
-        connection = engine.raw_connection()
+        statements = self._statements
+        connection = self.engine.raw_connection()
         try:
             try:
                 cursor = connection.cursor()
@@ -220,11 +218,6 @@ class SqlChatRepository:
         finally:
             connection.close()  # back to the pool
         return seq
-
-    def _message_sql(self, dialect) -> "_MessageSql":
-        if self._statements is None or self._statements.dialect is not dialect:
-            self._statements = _MessageSql(dialect)
-        return self._statements
 
     def find_by_client_id(
         self, room: domain.Room, user_id: int, client_id: str
@@ -283,7 +276,6 @@ class _MessageSql:
     """
 
     def __init__(self, dialect):
-        self.dialect = dialect
         # written with qmark placeholders (SQLite); psycopg's are %s
         placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         self.bump = _BUMP_COUNTER.replace("?", placeholder)
