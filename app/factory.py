@@ -18,6 +18,7 @@ from .domain.accounts import AccountService
 from .domain.chat import ChatService, Limits
 from .domain.ports import PairStore, PresenceStore, RateLimiter
 from .extensions import csrf, db, login_manager, migrate, socketio
+from .jsonio import SafeJSONProvider
 from .shutdown import InFlight
 from .sockets import (
     origin_policy,
@@ -63,6 +64,7 @@ class WerkzeugHasher:
 
 def create_app(config_object: type[Config] | object | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.json = SafeJSONProvider(app)
     app.config.from_object(config_object or config_from_env())
     _finish_config(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
