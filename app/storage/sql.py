@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, aliased, scoped_session
 
 from ..domain import models as domain
 from ..domain.accounts import Account, UsernameTakenError
-from ..domain.rules import username_key
+from ..domain.rules import username_key, username_skeleton
 from .models import Block, Message, Room, RoomMember, User
 
 AnySession = Session | scoped_session
@@ -36,13 +36,21 @@ class SqlAccountRepository:
         row = self.session.scalar(select(User).where(User.username_key == username_key(username)))
         return _account(row) if row else None
 
+    def find_lookalike(self, username: str) -> Account | None:
+        skeleton = username_skeleton(username)
+        row = self.session.scalar(select(User).where(User.username_skeleton == skeleton).limit(1))
+        return _account(row) if row else None
+
     def get(self, user_id: int) -> Account | None:
         row = self.session.get(User, user_id)
         return _account(row) if row else None
 
     def create(self, username: str, password_hash: str) -> Account:
         row = User(
-            username=username, username_key=username_key(username), password_hash=password_hash
+            username=username,
+            username_key=username_key(username),
+            username_skeleton=username_skeleton(username),
+            password_hash=password_hash,
         )
         self.session.add(row)
         try:
