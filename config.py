@@ -61,6 +61,11 @@ class Config:
     SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
 
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+    # Sign-in and sign-up limits (Flask-Limiter syntax), kept in Redis when REDIS_URL is set.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    LOGIN_RATE = os.environ.get("LOGIN_RATE", "10/minute")  # per address and username
+    LOGIN_ADDRESS_RATE = os.environ.get("LOGIN_ADDRESS_RATE", "30/minute")  # per address
+    REGISTER_RATE = os.environ.get("REGISTER_RATE", "10/hour")  # per address
     TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
     # Flood control: a token bucket per user and event kind.
     MESSAGE_RATE = _env_float("MESSAGE_RATE", 10.0)
@@ -111,6 +116,11 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     # Fast hashes keep the suite quick; still real salted hashes checked by werkzeug.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
+    # off: the suite registers many users from one address; the limit tests turn it on
+    RATELIMIT_ENABLED = False
+    LOGIN_RATE = "10/minute"
+    LOGIN_ADDRESS_RATE = "30/minute"
+    REGISTER_RATE = "10/hour"
     TOKEN_MAX_AGE = 3600
     MESSAGE_RATE = 10.0
     MESSAGE_BURST = 20

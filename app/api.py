@@ -18,6 +18,7 @@ from .domain.errors import (
 )
 from .domain.models import Identity
 from .payloads import PostPayload, parse
+from .ratelimits import login_limited, register_limited
 from .tokens import token_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -48,6 +49,7 @@ def _credentials() -> tuple[str, str]:
 
 
 @bp.post("/users")
+@register_limited
 def create_user():
     try:
         account = current_app.extensions["accounts"].register(*_credentials())
@@ -59,6 +61,7 @@ def create_user():
 
 
 @bp.post("/tokens")
+@login_limited
 def create_token():
     try:
         username, password = _credentials()

@@ -12,6 +12,7 @@ from .domain.accounts import Account, AccountService
 from .domain.errors import ChatError
 from .domain.rules import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, USERNAME_RE
 from .extensions import login_manager
+from .ratelimits import login_limited, register_limited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager.login_view = "auth.login"
@@ -74,6 +75,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@register_limited
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -92,6 +94,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limited
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -105,6 +108,15 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+def refused_form(message: str, status: int):
+    """The sign-in or sign-up form of this request again, its input kept, with `message`."""
+    register_page = request.endpoint == "auth.register"
+    form = RegisterForm() if register_page else LoginForm()
+    form.username.errors = [message]
+    template = "auth/register.html" if register_page else "auth/login.html"
+    return current_app.make_response((render_template(template, form=form), status))
 
 
 @bp.route("/logout", methods=["POST"])

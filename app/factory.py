@@ -17,7 +17,7 @@ from .cluster import Heartbeat, OrderedRedisManager
 from .domain.accounts import AccountService
 from .domain.chat import ChatService, Limits
 from .domain.ports import PairStore, PresenceStore, RateLimiter
-from .extensions import csrf, db, login_manager, migrate, socketio
+from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jsonio import SafeJSONProvider
 from .shutdown import InFlight
 from .sockets import (
@@ -73,6 +73,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     room_locks = StripedRoomLocks()
     stores = _shared_stores(app, room_locks) if app.config["REDIS_URL"] else _local_stores()
     socketio.init_app(
@@ -129,6 +130,9 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    from .ratelimits import RateLimitExceeded, too_many_requests
+
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
     cli.register(app)
     return app
 
@@ -144,6 +148,11 @@ def _finish_config(app: Flask) -> None:
             )
     elif not secret:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    # the sign-in limits are shared by every process when they share a Redis
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    # a moving window: no double burst at the edge of a fixed one
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI")
     url = normalise_database_url(url) if url else default_sqlite_url(app.instance_path)

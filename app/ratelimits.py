@@ -1,0 +1,75 @@
+"""Rate limits on signing in and signing up (Flask-Limiter), and the 429 answer they give."""
+
+import math
+import time
+
+from flask import current_app, request
+from flask_limiter import RateLimitExceeded
+
+from .domain.errors import RATE_LIMITED, ChatError
+from .domain.rules import username_key
+from .extensions import limiter
+
+
+def client_address() -> str:
+    """The peer's address: a proxy's X-Forwarded-For counts only once PROXY_FIX trusts it."""
+    return request.remote_addr or "unknown"
+
+
+def address_and_username() -> str:
+    """The address plus the username the body names: guessing one account's password is
+    slowed without locking its owner out from elsewhere."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        username = body.get("username") if isinstance(body, dict) else None
+    else:
+        username = request.form.get("username")
+    name = username_key(username)[:64] if isinstance(username, str) else ""
+    return f"{client_address()}|{name}"
+
+
+def _config(name: str):
+    return lambda: current_app.config[name]
+
+
+# /api/tokens and /auth/login share their counters, as do /api/users and /auth/register.
+_login_pair = limiter.shared_limit(
+    _config("LOGIN_RATE"), scope="login", key_func=address_and_username, methods=["POST"]
+)
+_login_address = limiter.shared_limit(
+    _config("LOGIN_ADDRESS_RATE"), scope="login-address", key_func=client_address, methods=["POST"]
+)
+_register_address = limiter.shared_limit(
+    _config("REGISTER_RATE"), scope="register", key_func=client_address, methods=["POST"]
+)
+
+
+def login_limited(view):
+    """Sign-in attempts: LOGIN_RATE per address and username, LOGIN_ADDRESS_RATE per address."""
+    return _login_pair(_login_address(view))
+
+
+def register_limited(view):
+    """Sign-ups: REGISTER_RATE per address."""
+    return _register_address(view)
+
+
+def retry_after() -> int:
+    """Whole seconds until the limit just breached lets the client try again (at least 1)."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    return max(1, math.ceil(breached.window[0] - time.time()))
+
+
+def too_many_requests(exc: RateLimitExceeded):
+    """429 with Retry-After: a JSON error under /api/, the form again with a message elsewhere."""
+    from . import api, auth
+
+    seconds = retry_after()
+    message = f"Too many attempts from here; try again in {seconds} s."
+    if request.blueprint == api.bp.name:
+        return api.refusal(ChatError(RATE_LIMITED, message, retry_after=seconds))
+    response = auth.refused_form(message, 429)
+    response.retry_after = seconds
+    return response
