@@ -8,7 +8,6 @@ from pathlib import Path
 import socketio as socketio_lib
 from flask import Flask
 from redis import Redis
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from config import Config, config_from_env
 
@@ -19,6 +18,7 @@ from .domain.chat import ChatService, Limits
 from .domain.ports import PairStore, PresenceStore, RateLimiter
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jsonio import SafeJSONProvider
+from .passwords import WerkzeugHasher
 from .shutdown import InFlight
 from .sockets import (
     origin_policy,
@@ -49,17 +49,6 @@ MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 # as a surrogate pair, stays under this.
 MAX_PACKET_BYTES = 64 * 1024
 PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "dev", "development"}
-
-
-class WerkzeugHasher:
-    def __init__(self, method: str):
-        self.method = method
-
-    def hash(self, password: str) -> str:
-        return generate_password_hash(password, method=self.method)
-
-    def verify(self, password_hash: str, password: str) -> bool:
-        return check_password_hash(password_hash, password)
 
 
 def create_app(config_object: type[Config] | object | None = None) -> Flask:
