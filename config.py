@@ -31,6 +31,12 @@ def _env_origins(name: str) -> str | list[str] | None:
     return [origin.strip() for origin in value.split(",") if origin.strip()]
 
 
+def _env_list(name: str) -> list[str] | None:
+    """A comma-separated list; None when unset or empty."""
+    items = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return items or None
+
+
 def _env_transports(name: str) -> list[str]:
     value = os.environ.get(name, "").strip() or "polling,websocket"
     transports = [part.strip() for part in value.split(",") if part.strip()]
@@ -91,6 +97,11 @@ class Config:
 
     HOST = os.environ.get("HOST", "127.0.0.1")
     PORT = _env_int("PORT", 5000)
+    # Host names the server answers to (Flask answers 400 to others); None: any.
+    TRUSTED_HOSTS = _env_list("TRUSTED_HOSTS")
+    # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host/-Port (nginx: 1);
+    # 0 ignores those headers, as a server reached directly must.
+    PROXY_FIX = _env_int("PROXY_FIX", 0)
 
 
 class DevelopmentConfig(Config):
@@ -128,6 +139,8 @@ class TestingConfig(Config):
     TYPING_BURST = 10
     FLOOD_STRIKES = 20
     PAIR_GRACE_SECONDS = 10.0
+    TRUSTED_HOSTS = None
+    PROXY_FIX = 0
 
 
 class ProductionConfig(Config):

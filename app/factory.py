@@ -19,6 +19,7 @@ from .domain.ports import PairStore, PresenceStore, RateLimiter
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jsonio import SafeJSONProvider
 from .passwords import WerkzeugHasher
+from .security import check_hosts, secure_headers, trust_proxy
 from .shutdown import InFlight
 from .sockets import (
     origin_policy,
@@ -122,6 +123,9 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     from .ratelimits import RateLimitExceeded, too_many_requests
 
     app.register_error_handler(RateLimitExceeded, too_many_requests)
+    secure_headers(app)
+    check_hosts(app)
+    trust_proxy(app)  # last: it wraps everything, Socket.IO included
     cli.register(app)
     return app
 

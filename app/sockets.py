@@ -58,9 +58,10 @@ def refuse_reserved_event_names(sio_server) -> None:
 def origin_policy(configured: str | list[str] | None):
     """engine.io's setting for browser origins: same origin only by default; a configured list
     adds origins to the page's own instead of replacing it."""
-    if configured is None or configured == "*":
+    if configured == "*":
         return configured
-    extra = frozenset(configured)
+    # None too: engine.io's own same-origin check would believe any X-Forwarded-Host
+    extra = frozenset(configured or ())
 
     def allowed(origin: str, environ: dict) -> bool:
         return origin in extra or origin in _own_origins(environ)
@@ -69,15 +70,9 @@ def origin_policy(configured: str | list[str] | None):
 
 
 def _own_origins(environ: dict) -> set[str]:
-    """The origins this request was addressed to, also as seen behind a reverse proxy."""
-    host = environ.get("HTTP_HOST", "")
-    own = {f"{environ.get('wsgi.url_scheme', 'http')}://{host}"}
-    forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip()
-    forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
-    if forwarded_proto or forwarded_host:
-        scheme = forwarded_proto or environ.get("wsgi.url_scheme", "http")
-        own.add(f"{scheme}://{forwarded_host or host}")
-    return own
+    """The origin this request was addressed to. Behind a proxy, PROXY_FIX (werkzeug's ProxyFix)
+    has already put the forwarded scheme and host into environ; never trust them unasked."""
+    return {f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"}
 
 
 def release_held_locks_after_ack(sio_server, room_locks: StripedRoomLocks) -> None:
