@@ -42,7 +42,7 @@ def socketio_requests(nginx) -> list[dict]:
 
 
 def test_sticky_nginx_carries_polling_then_websocket_sessions(start_servers, start_nginx):
-    servers = start_servers(2)
+    servers = start_servers(2, PROXY_FIX="1")  # as docs/deploy.md sets it up behind nginx
     nginx = start_nginx(servers)
     backends = {f"127.0.0.1:{server.port}" for server in servers}
     addresses = spread_addresses(nginx, backends)
@@ -140,3 +140,45 @@ def test_without_the_hash_line_the_same_sessions_break(start_servers, start_ngin
     assert invalid, "no backend logged 'Invalid session'"
     assert not all(ok for ok, _ in outcomes.values()), outcomes
     print(f"\nround-robin: {len(refused)} requests refused with 400; sessions: {outcomes}")
+
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def test_nginx_sends_each_security_header_once_and_passes_the_client_address(
+    start_servers, start_nginx
+):
+    """Behind nginx with PROXY_FIX=1 the app limits each client address on its own (not
+    nginx's one address), and a client cannot forge its address with X-Forwarded-For."""
+    servers = start_servers(
+        2,
+        PROXY_FIX="1",
+        RATELIMIT_ENABLED="1",
+        LOGIN_RATE="100/minute",
+        LOGIN_ADDRESS_RATE="2/minute",
+    )
+    nginx = start_nginx(servers)
+    first, second = bound_session("127.0.0.2"), bound_session("127.0.0.3")
+    page = first.get(f"{nginx.url}/auth/login", timeout=5)
+    polling = first.get(f"{nginx.url}/socket.io/?EIO=4&transport=polling", timeout=5)
+    for response in (page, polling):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.raw.headers.getlist(name) == [value], (response.url, name)
+        [csp] = response.raw.headers.getlist("Content-Security-Policy")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+
+    def guess(session, **headers) -> int:
+        return session.post(
+            f"{nginx.url}/api/tokens",
+            json={"username": "nobody", "password": "wrong password"},
+            headers=headers,
+            timeout=5,
+        ).status_code
+
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    assert [guess(first), guess(first, **forged), guess(first, **forged)] == [401, 401, 429]
+    assert guess(second) == 401  # another address has its own budget
