@@ -128,3 +128,27 @@ def test_limits_are_on_by_default_outside_the_tests(monkeypatch, env_name):
     assert module.TestingConfig.RATELIMIT_ENABLED is False
     monkeypatch.setenv("RATELIMIT_ENABLED", "0")
     assert fresh_config_module(monkeypatch).ProductionConfig.RATELIMIT_ENABLED is False
+
+
+def test_with_redis_the_counts_live_in_redis(app_factory, private_redis):
+    """REDIS_URL makes the limiter's storage Redis, where every process sees the same counts."""
+    from flask import Flask
+    from redis import Redis
+
+    from app.factory import _finish_config
+
+    bare = Flask(__name__)
+    bare.config.update(SECRET_KEY="k", SQLALCHEMY_DATABASE_URI="sqlite://")
+    bare.config["REDIS_URL"] = private_redis.url
+    _finish_config(bare)
+    assert bare.config["RATELIMIT_STORAGE_URI"] == private_redis.url
+
+    redis_client = Redis.from_url(private_redis.url, decode_responses=True)
+    redis_client.flushdb()
+    app = app_factory(**LIMITS, RATELIMIT_STORAGE_URI=private_redis.url)
+    with app.app_context():
+        app.extensions["accounts"].register("alice", PASSWORD)
+    # counted in Redis: a process that starts now sees the same count
+    assert [token(app.test_client(), "alice").status_code for _ in range(3)] == [401] * 3
+    assert_rate_limited(token(app.test_client(), "alice"))
+    assert redis_client.keys("LIMITS:LIMITER/*")
