@@ -143,7 +143,10 @@ def _finish_config(app: Flask) -> None:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
     # the sign-in limits are shared by every process when they share a Redis
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    redis_url = app.config.get("REDIS_URL")
+    if redis_url and redis_url.startswith("unix://"):
+        redis_url = "redis+" + redis_url  # the limits library's name for a Redis socket
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     # a moving window: no double burst at the edge of a fixed one
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
 

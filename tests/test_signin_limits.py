@@ -131,17 +131,9 @@ def test_limits_are_on_by_default_outside_the_tests(monkeypatch, env_name):
 
 
 def test_with_redis_the_counts_live_in_redis(app_factory, private_redis):
-    """REDIS_URL makes the limiter's storage Redis, where every process sees the same counts."""
-    from flask import Flask
+    """With the Redis storage (what REDIS_URL selects) the counts live where every process
+    sees them."""
     from redis import Redis
-
-    from app.factory import _finish_config
-
-    bare = Flask(__name__)
-    bare.config.update(SECRET_KEY="k", SQLALCHEMY_DATABASE_URI="sqlite://")
-    bare.config["REDIS_URL"] = private_redis.url
-    _finish_config(bare)
-    assert bare.config["RATELIMIT_STORAGE_URI"] == private_redis.url
 
     redis_client = Redis.from_url(private_redis.url, decode_responses=True)
     redis_client.flushdb()
@@ -152,3 +144,22 @@ def test_with_redis_the_counts_live_in_redis(app_factory, private_redis):
     assert [token(app.test_client(), "alice").status_code for _ in range(3)] == [401] * 3
     assert_rate_limited(token(app.test_client(), "alice"))
     assert redis_client.keys("LIMITS:LIMITER/*")
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "storage"),
+    [
+        (None, "memory://"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("unix:///run/redis/redis.sock", "redis+unix:///run/redis/redis.sock"),
+    ],
+)
+def test_the_limit_storage_follows_redis_url(redis_url, storage):
+    from flask import Flask
+
+    from app.factory import _finish_config
+
+    bare = Flask(__name__)
+    bare.config.update(SECRET_KEY="k", SQLALCHEMY_DATABASE_URI="sqlite://", REDIS_URL=redis_url)
+    _finish_config(bare)
+    assert bare.config["RATELIMIT_STORAGE_URI"] == storage
