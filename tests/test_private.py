@@ -546,6 +546,7 @@ def test_posting_in_an_existing_dm_after_a_block_is_forbidden_both_ways(connect)
     assert events(bob, "message") == []
 
     unblock(bob, "alice")
+    join(alice, name)  # the block took alice out of the room
     again = say(alice, "friends again?", room=name)
     assert events(bob, "message") == [again]
     say(bob, "yes", room=name)

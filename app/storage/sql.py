@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, exists, or_, select
+from sqlalchemy import Engine, delete, exists, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, scoped_session
 
@@ -91,10 +91,12 @@ class SqlChatRepository:
             return existing
         return _room(row)
 
-    def list_public_rooms(self) -> list[domain.Room]:
-        rows = self.session.scalars(
-            select(Room).where(Room.is_private.is_(False)).order_by(Room.name)
-        ).all()
+    def list_public_rooms(self, *, after: str | None = None, limit: int) -> list[domain.Room]:
+        # a range scan of ix_rooms_is_private_name: cheap at any number of rooms
+        statement = select(Room).where(Room.is_private == false())
+        if after is not None:
+            statement = statement.where(Room.name > after)
+        rows = self.session.scalars(statement.order_by(Room.name).limit(limit)).all()
         self.session.commit()
         return [_room(row) for row in rows]
 
