@@ -393,8 +393,25 @@ class ChatService:
 
     def unblock(self, sid: str, username: str) -> None:
         identity = self.identity(sid)
-        other_id, _ = self._other_user(identity, username)
+        other_id, other_name = self._other_user(identity, username)
         self.repository.unblock(identity.user_id, other_id)
+        if other_id not in self.repository.blocked_with(identity.user_id):
+            self._restore_dm(identity.user_id, other_id, other_name)
+
+    def _restore_dm(self, unblocker_id: int, other_id: int, other_name: str) -> None:
+        """Undo _silence_in_dm: the unblocked user's connections are put back in the DM room,
+        as if they joined it, so its messages reach them again without a rejoin."""
+        low, high = sorted((unblocker_id, other_id))
+        room = self.repository.get_room(f"dm:{low}-{high}")
+        if room is None:
+            return
+        sids = self.presence.sids_of(other_id)
+        newly_present = False
+        for other_sid in sids:
+            newly_present = self.presence.enter(other_sid, room.name) or newly_present
+            self.broadcaster.subscribe(other_sid, room.name)
+        if newly_present:
+            self.announce.changed(room.name, other_id, other_name, JOINED, sids)
 
     def _end_pair(self, user_id: int) -> None:
         pairing = self.pairs.end_pair(user_id)
