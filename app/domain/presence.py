@@ -8,6 +8,9 @@ from .ports import Broadcaster, Scheduler
 
 JOINED = "joined"
 LEFT = "left"
+# Closed windows are swept once this many are kept (a window needs no timer unless a change
+# is held in it, so most simply expire).
+SWEEP_AT = 1024
 
 
 @dataclass(slots=True)
@@ -58,13 +61,21 @@ class PresenceCoalescer:
         with self._lock:
             window = self._windows.get(key)
             if window is not None and now < window.until:
-                window.held = True
                 self._names[key] = username
+                if not window.held:  # the first change held: flush when the window ends
+                    window.held = True
+                    self.scheduler.call_later(window.until - now, self._close, key)
                 return
+            if len(self._windows) >= SWEEP_AT:
+                self._sweep(now)
             self._windows[key] = _Window(now + self.window, status)
             self._names[key] = username
         self.broadcaster.presence(room, username, status, skip_sids)
-        self.scheduler.call_later(self.window, self._close, key)
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, w in self._windows.items() if now >= w.until and not w.held]:
+            del self._windows[key]
+            self._names.pop(key, None)
 
     def forget(self, room: str, user_id: int) -> None:
         """Drop any held change of this user in this room: nothing more is broadcast for it."""
@@ -76,9 +87,7 @@ class PresenceCoalescer:
         room, user_id = key
         with self._lock:
             window = self._windows.get(key)
-            if window is None or not window.held:
-                self._windows.pop(key, None)
-                self._names.pop(key, None)
+            if window is None or not window.held:  # forgotten (block) since it was scheduled
                 return
         status = JOINED if self.present(user_id, room) else LEFT
         with self._lock:
@@ -94,4 +103,3 @@ class PresenceCoalescer:
         # the user's own connections know their state; others in the room are told
         skip = self.sids_of(user_id) if status == JOINED else ()
         self.broadcaster.presence(room, username, status, skip)
-        self.scheduler.call_later(self.window, self._close, key)

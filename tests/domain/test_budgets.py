@@ -7,6 +7,7 @@ import pytest
 from redis import Redis
 
 from app.domain.budgets import announced_wait
+from app.domain.presence import SWEEP_AT, PresenceCoalescer
 from app.storage.memory import MemoryRateLimiter
 from app.storage.redis_stores import RedisRateLimiter
 
@@ -87,3 +88,15 @@ def test_back_to_the_state_last_sent_sends_nothing_more(
     clock.now += 2
     scheduler.run_pending()
     assert presence_sent(broadcaster) == [("presence", "lobby", "alice", "joined", ("s1",))]
+
+
+def test_closed_presence_windows_do_not_pile_up(broadcaster, scheduler, clock):
+    coalescer = PresenceCoalescer(
+        broadcaster, scheduler, 2.0, clock, present=lambda *_: True, sids_of=lambda _: []
+    )
+    for n in range(5000):  # one join in each of 5,000 rooms, one every 10 ms
+        coalescer.changed(f"room-{n}", 1, "alice", "joined", ())
+        clock.now += 0.01
+    assert len(broadcaster.sent) == 5000  # each a first change: sent at once
+    assert scheduler.pending == []  # nothing held: no timers
+    assert len(coalescer._windows) <= SWEEP_AT
