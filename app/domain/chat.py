@@ -9,6 +9,7 @@ from datetime import datetime
 
 from . import rules
 from .budgets import Budgets, Throttle
+from .direct import DmSilence, dm_room_name
 from .errors import (
     FORBIDDEN,
     INVALID,
@@ -102,6 +103,7 @@ class ChatService:
             present=self._present,
             sids_of=presence.sids_of,
         )
+        self.dm_silence = DmSilence(repository, presence, broadcaster, self.announce)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -325,7 +327,7 @@ class ChatService:
         if other_id in self.repository.blocked_with(identity.user_id):
             raise ChatError(FORBIDDEN, "One of you has blocked the other.")
         low, high = sorted((identity.user_id, other_id))
-        name = f"dm:{low}-{high}"
+        name = dm_room_name(low, high)
         if self.repository.get_room(name) is None:
             room = self.repository.create_room(name, private=True)
             for user_id in (low, high):
@@ -375,43 +377,17 @@ class ChatService:
         identity = self.identity(sid)
         other_id, _ = self._other_user(identity, username)
         self.repository.block(identity.user_id, other_id)
-        self._silence_in_dm(identity.user_id, other_id)
+        self.dm_silence.silence(identity.user_id, other_id)
         pairing = self.pairs.pairing_of(identity.user_id)
         if pairing is not None and pairing.partner.user_id == other_id:
             self._end_pair(identity.user_id)
-
-    def _silence_in_dm(self, blocker_id: int, blocked_id: int) -> None:
-        """Take the blocked user's connections out of the two users' DM room, telling no one:
-        the blocker hears nothing more from them there."""
-        low, high = sorted((blocker_id, blocked_id))
-        room = f"dm:{low}-{high}"
-        for sid in self.presence.sids_of(blocked_id):
-            if self.presence.in_room(sid, room):
-                self.presence.exit(sid, room)
-                self.broadcaster.unsubscribe(sid, room)
-        self.announce.forget(room, blocked_id)
 
     def unblock(self, sid: str, username: str) -> None:
         identity = self.identity(sid)
         other_id, other_name = self._other_user(identity, username)
         self.repository.unblock(identity.user_id, other_id)
         if other_id not in self.repository.blocked_with(identity.user_id):
-            self._restore_dm(identity.user_id, other_id, other_name)
-
-    def _restore_dm(self, unblocker_id: int, other_id: int, other_name: str) -> None:
-        """Undo _silence_in_dm: the unblocked user's connections are put back in the DM room,
-        as if they joined it, so its messages reach them again without a rejoin."""
-        low, high = sorted((unblocker_id, other_id))
-        room = self.repository.get_room(f"dm:{low}-{high}")
-        if room is None:
-            return
-        sids = self.presence.sids_of(other_id)
-        newly_present = False
-        for other_sid in sids:
-            newly_present = self.presence.enter(other_sid, room.name) or newly_present
-            self.broadcaster.subscribe(other_sid, room.name)
-        if newly_present:
-            self.announce.changed(room.name, other_id, other_name, JOINED, sids)
+            self.dm_silence.restore(identity.user_id, other_id, other_name)
 
     def _end_pair(self, user_id: int) -> None:
         pairing = self.pairs.end_pair(user_id)
