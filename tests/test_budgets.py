@@ -252,3 +252,13 @@ def test_the_blocker_is_silenced_in_the_dm_too(server):
     assert_error(call(bob, "join", {"room": room}), "forbidden")
     time.sleep(0.3)
     assert events(alice) == [] and events(bob) == []
+
+
+def test_unknown_and_reserved_event_names_are_charged_too(server_factory):
+    server = server_factory(EVENT_BURST=4, EVENT_RATE=0.01)
+    alice = server.connect("alice")
+    acks = [call(alice, name, {}) for name in ("nope", "disconnect", "connect", "nope", "connect")]
+    assert [ack["error"]["code"] for ack in acks] == ["invalid"] * 4 + ["rate_limited"]
+    assert_error(acks[4], "rate_limited")
+    assert_error(call(alice, "nope", {}), "rate_limited")
+    assert alice.is_connected()
