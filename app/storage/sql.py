@@ -92,13 +92,19 @@ class SqlChatRepository:
         return _room(row)
 
     def list_public_rooms(self, *, after: str | None = None, limit: int) -> list[domain.Room]:
-        # a range scan of ix_rooms_is_private_name: cheap at any number of rooms
-        statement = select(Room).where(Room.is_private == false())
+        # a range scan of ix_rooms_is_private_name: cheap at any number of rooms; plain
+        # columns, not ORM objects, so the page costs one query and no identity map
+        statement = select(Room.id, Room.name, Room.topic, Room.last_message_id).where(
+            Room.is_private == false()
+        )
         if after is not None:
             statement = statement.where(Room.name > after)
-        rows = self.session.scalars(statement.order_by(Room.name).limit(limit)).all()
+        rows = self.session.execute(statement.order_by(Room.name).limit(limit)).all()
         self.session.commit()
-        return [_room(row) for row in rows]
+        return [
+            domain.Room(id=id_, name=name, topic=topic, private=False, last_message_id=last or None)
+            for id_, name, topic, last in rows
+        ]
 
     def add_member(self, room: domain.Room, user_id: int) -> None:
         self.session.merge(RoomMember(room_id=room.id, user_id=user_id))
@@ -133,8 +139,9 @@ class SqlChatRepository:
             .where(Room.name.startswith("dm:"))
             .order_by(User.username_key)
         ).all()
+        rooms = [(_room(room), username) for room, username in rows]  # before the commit
         self.session.commit()
-        return [(_room(room), username) for room, username in rows]
+        return rooms
 
     # -- blocks --------------------------------------------------------------------------
 
