@@ -78,6 +78,26 @@ class Config:
     MESSAGE_BURST = _env_int("MESSAGE_BURST", 20)
     TYPING_RATE = _env_float("TYPING_RATE", 5.0)
     TYPING_BURST = _env_int("TYPING_BURST", 10)
+    # Every client event also charges a shared bucket; costly ones have their own too
+    # (docs/protocol.md, "Flood control"). join, leave and dm share JOIN_*.
+    EVENT_RATE = _env_float("EVENT_RATE", 30.0)
+    EVENT_BURST = _env_int("EVENT_BURST", 60)
+    JOIN_RATE = _env_float("JOIN_RATE", 5.0)
+    JOIN_BURST = _env_int("JOIN_BURST", 20)
+    ROOMS_RATE = _env_float("ROOMS_RATE", 1.0)
+    ROOMS_BURST = _env_int("ROOMS_BURST", 5)
+    HISTORY_RATE = _env_float("HISTORY_RATE", 2.0)
+    HISTORY_BURST = _env_int("HISTORY_BURST", 10)
+    DM_RATE = _env_float("DM_RATE", 1.0)
+    DM_BURST = _env_int("DM_BURST", 5)
+    PARTNER_RATE = _env_float("PARTNER_RATE", 1.0)  # find_partner and leave_partner
+    PARTNER_BURST = _env_int("PARTNER_BURST", 5)
+    BLOCK_RATE = _env_float("BLOCK_RATE", 1.0)  # block and unblock
+    BLOCK_BURST = _env_int("BLOCK_BURST", 10)
+    # New public rooms one user may create per hour (a bucket refilled over the hour).
+    ROOM_CREATE_RATE = _env_int("ROOM_CREATE_RATE", 10)
+    # Seconds between two `presence` broadcasts of one user in one room (0: every change).
+    PRESENCE_COALESCE = _env_float("PRESENCE_COALESCE", 2.0)
     # Refusals a user may ignore (refilled at 1/s) before the flooding connection is closed.
     FLOOD_STRIKES = _env_int("FLOOD_STRIKES", 20)
     # Seconds a disconnected stranger-chat user has to come back before the partner is told.
@@ -137,6 +157,22 @@ class TestingConfig(Config):
     MESSAGE_BURST = 20
     TYPING_RATE = 5.0
     TYPING_BURST = 10
+    EVENT_RATE = 30.0
+    EVENT_BURST = 60
+    JOIN_RATE = 5.0
+    JOIN_BURST = 20
+    ROOMS_RATE = 1.0
+    ROOMS_BURST = 5
+    HISTORY_RATE = 2.0
+    HISTORY_BURST = 10
+    DM_RATE = 1.0
+    DM_BURST = 5
+    PARTNER_RATE = 1.0
+    PARTNER_BURST = 5
+    BLOCK_RATE = 1.0
+    BLOCK_BURST = 10
+    ROOM_CREATE_RATE = 10
+    PRESENCE_COALESCE = 2.0
     FLOOD_STRIKES = 20
     PAIR_GRACE_SECONDS = 10.0
     TRUSTED_HOSTS = None

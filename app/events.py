@@ -19,6 +19,7 @@ from .payloads import (
     LeavePayload,
     MessagePayload,
     Payload,
+    RoomsPayload,
     TypingPayload,
     UserPayload,
     parse,
@@ -63,17 +64,39 @@ def handles(event: str, schema: type[Payload]) -> Callable:
 def _answer(event: str, fn: Callable, sid: str, schema: type[Payload], args: tuple) -> dict:
     with current_app.extensions["in_flight"].track():
         try:
-            return {"ok": True, **fn(sid, parse(schema, args))}
+            payload = parse(schema, args)
+            # shape first, then credentials and the user's budgets, then the event's rules
+            chat().charge(sid, event)
+            return {"ok": True, **fn(sid, payload)}
         except ChatError as error:
-            level = logging.WARNING if error.code == INVALID else logging.INFO
-            log.log(level, "%s from %s refused: %s %s", event, sid, error.code, error.message)
-            if error.disconnect:
-                socketio.start_background_task(_disconnect_after_ack, sid)
-            return error_ack(error)
+            return _refused(event, sid, error)
         except Exception:
             log.exception("%s from %s failed", event, sid)
             db.session.rollback()
             return error_ack(ChatError(INTERNAL, "Something went wrong on the server."))
+
+
+def _refused(event: str | None, sid: str, error: ChatError) -> dict:
+    """The ack of a refusal; a flooder's connection is closed once it has been sent."""
+    level = logging.WARNING if error.code == INVALID else logging.INFO
+    log.log(level, "%s from %s refused: %s %s", event, sid, error.code, error.message)
+    if error.disconnect:
+        socketio.start_background_task(_disconnect_after_ack, sid)
+    return error_ack(error)
+
+
+def refuse_stray_event(sid: str, name) -> dict:
+    """The ack for an unknown or reserved event name: `invalid`, after charging the shared
+    `events` bucket (so a flood of them is `rate_limited` and, ignored, closed)."""
+    environ = socketio.server.get_environ(sid)
+    if environ is None:
+        return error_ack(ChatError(INVALID, "This connection is closed."))
+    with environ["flask.app"].app_context():
+        try:
+            chat().charge(sid, None)
+        except ChatError as error:
+            return _refused(None, sid, error)
+    return error_ack(ChatError(INVALID, f"{name!r} is not an event a client may send."))
 
 
 def _disconnect_after_ack(sid: str) -> None:
@@ -111,13 +134,18 @@ def on_disconnect(reason=None):
 def on_unknown(event, *args):
     """Any event protocol v1 does not define: answered with `invalid`, nothing broadcast."""
     log.warning("unknown event %r from %s", event, request.sid)
+    try:
+        chat().charge(request.sid, None)
+    except ChatError as error:
+        return _refused(event, request.sid, error)
     return error_ack(ChatError(INVALID, f"Unknown event {event!r}."))
 
 
-@handles("rooms", EmptyPayload)
-def on_rooms(sid: str, payload: EmptyPayload) -> dict:
-    """Any client lists the public rooms; nothing is broadcast."""
-    return {"rooms": chat().rooms(sid)}
+@handles("rooms", RoomsPayload)
+def on_rooms(sid: str, payload: RoomsPayload) -> dict:
+    """Any client lists a page of the public rooms (and its DMs); nothing is broadcast."""
+    rooms, next_after = chat().rooms(sid, payload.after, payload.limit)
+    return {"rooms": rooms, "next": next_after}
 
 
 @handles("join", JoinPayload)

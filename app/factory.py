@@ -14,6 +14,7 @@ from config import Config, config_from_env
 from . import events  # noqa: F401  (registers the Socket.IO handlers on `socketio`)
 from .cluster import Heartbeat, OrderedRedisManager
 from .domain.accounts import AccountService
+from .domain.budgets import budgets_from_settings
 from .domain.chat import ChatService, Limits
 from .domain.ports import PairStore, PresenceStore, RateLimiter
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
@@ -83,7 +84,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
     schedule_pings_on_timers(socketio.server.eio)
     write_broadcasts_directly(socketio.server)
-    refuse_reserved_event_names(socketio.server)
+    refuse_reserved_event_names(socketio.server, events.refuse_stray_event)
     release_held_locks_after_ack(socketio.server, room_locks)
 
     from .broadcast import SocketIOBroadcaster, SocketIOScheduler
@@ -109,6 +110,8 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
             typing_burst=app.config["TYPING_BURST"],
             flood_strikes=app.config["FLOOD_STRIKES"],
             pair_grace_seconds=app.config["PAIR_GRACE_SECONDS"],
+            budgets=budgets_from_settings(app.config),
+            presence_coalesce=app.config["PRESENCE_COALESCE"],
         ),
         pairs=stores.pairs,
         scheduler=SocketIOScheduler(socketio, app),

@@ -17,7 +17,14 @@ class Payload(BaseModel):
 
 
 class EmptyPayload(Payload):
-    """rooms, find_partner and leave_partner take `{}`."""
+    """find_partner and leave_partner take `{}`."""
+
+
+class RoomsPayload(Payload):
+    """`rooms` pages by name: the rooms after `after`, at most `limit` (`{}`: the first 100)."""
+
+    after: str | None = Field(default=None, min_length=1, max_length=64)
+    limit: int | None = Field(default=None, ge=1, le=100)
 
 
 class JoinPayload(Payload):

@@ -35,8 +35,9 @@ RESERVED_EVENT_NAMES = frozenset(
 )
 
 
-def refuse_reserved_event_names(sio_server) -> None:
-    """Answer `invalid` to events named like a lifecycle event, or not named by a string."""
+def refuse_reserved_event_names(sio_server, answer=None) -> None:
+    """Answer `invalid` to events named like a lifecycle event, or not named by a string;
+    `answer(sid, name) -> ack`, when given, writes that ack (and charges the user for it)."""
     handle_event = sio_server._handle_event
 
     def guarded(eio_sid, namespace, id, data):
@@ -44,9 +45,13 @@ def refuse_reserved_event_names(sio_server) -> None:
         if isinstance(name, str) and name not in RESERVED_EVENT_NAMES:
             return handle_event(eio_sid, namespace, id, data)
         log.warning("reserved or malformed event name %r from %s refused", name, eio_sid)
-        if id is not None:
+        sid = sio_server.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if answer is not None and sid is not None:
+            ack = answer(sid, name)
+        else:
             error = ChatError(INVALID, f"{name!r} is not an event a client may send.")
             ack = {"ok": False, "error": error.to_dict()}
+        if id is not None:
             sio_server._send_packet(
                 eio_sid,
                 sio_server.packet_class(packet.ACK, namespace=namespace or "/", id=id, data=[ack]),

@@ -78,7 +78,7 @@ def drain(*clients) -> None:
 
 def room_list(sio_client) -> dict[str, dict]:
     ack = ok(call(sio_client, "rooms", {}))
-    assert set(ack) == {"ok", "rooms"}, ack
+    assert set(ack) == {"ok", "rooms", "next"}, ack
     return {room["name"]: room for room in ack["rooms"]}
 
 

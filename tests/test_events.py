@@ -28,6 +28,15 @@ from tests.sockets import (
     user_id,
 )
 
+
+@pytest.fixture
+def app(app_factory):
+    """The test app without presence coalescing: these tests check who is told what, one
+    change at a time (coalescing, which holds a change made inside PRESENCE_COALESCE of the
+    previous one, is tested in test_budgets.py)."""
+    return app_factory(PRESENCE_COALESCE=0)
+
+
 # -- connecting ------------------------------------------------------------------------------
 
 
@@ -181,6 +190,7 @@ def test_rooms_lists_the_seeded_general_room(connect):
                 "kind": "public",
             }
         ],
+        "next": None,
     }
 
 

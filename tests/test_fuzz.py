@@ -49,7 +49,13 @@ NO_LIMITS = {
     "MESSAGE_BURST": 10**6,
     "TYPING_RATE": 1e6,
     "TYPING_BURST": 10**6,
+    **{f"{bucket}_RATE": 1e6 for bucket in ("EVENT", "JOIN", "ROOMS", "HISTORY")},
+    **{f"{bucket}_BURST": 10**6 for bucket in ("EVENT", "JOIN", "ROOMS", "HISTORY")},
+    "ROOM_CREATE_RATE": 10**6,
+    # the watcher's model expects every presence change at once, not coalesced
+    "PRESENCE_COALESCE": 0,
 }
+ROOMS_PAGE_MAX = 100
 
 # Written from docs/protocol.md, not imported from the app.
 PUBLIC_ROOM = re.compile(r"[a-z0-9_-]{1,64}")
@@ -247,7 +253,19 @@ floats = st.one_of(
 )
 keys = st.one_of(
     st.sampled_from(
-        ["room", "text", "client_id", "since", "before", "limit", "typing", "Room", "room ", ""]
+        [
+            "room",
+            "text",
+            "client_id",
+            "since",
+            "before",
+            "limit",
+            "typing",
+            "after",
+            "Room",
+            "room ",
+            "",
+        ]
     ),
     st.text(max_size=8),
     edge_text,
@@ -343,7 +361,7 @@ def arguments(payloads: st.SearchStrategy) -> st.SearchStrategy:
 
 
 PAYLOADS = {
-    "rooms": fields(),
+    "rooms": fields(after=room_names, limit=st.integers(-2, 120)),
     "join": fields(room=room_names, since=ids),
     "leave": fields(room=room_names),
     "message": fields(room=room_names, text=message_texts, client_id=client_ids),
@@ -400,6 +418,15 @@ def is_int(value) -> bool:
 
 def required_str(value) -> str:
     return OK if isinstance(value, str) else INVALID
+
+
+def optional_after(value) -> str:
+    """`rooms`'s `after`: absent, or a string of 1-64 characters (no lone surrogate)."""
+    if value is None:
+        return OK
+    if not isinstance(value, str) or not 1 <= len(value) <= 64:
+        return INVALID
+    return OK if value.encode("utf-8", "replace").decode() == value else INVALID
 
 
 def optional_id(value, low: int, high: int) -> str:
@@ -465,7 +492,10 @@ def allowed_outcomes(event, args: tuple, joined: set[str], existing: set[str], m
         return {INVALID}
     room = data.get("room")
     shape = {
-        "rooms": lambda: [],
+        "rooms": lambda: [
+            optional_after(data.get("after")),
+            optional_id(data.get("limit"), 1, ROOMS_PAGE_MAX),
+        ],
         "join": lambda: [required_str(room), optional_id(data.get("since"), 0, MAX_ID)],
         "leave": lambda: [required_str(room)],
         "message": lambda: [
@@ -629,9 +659,10 @@ class Harness:
     def check_rooms(self, ack: dict) -> dict[str, dict]:
         """A `rooms` ack: public rooms only, sorted, each room's newest id the model's (so every
         message went to the room it was sent to and nowhere else)."""
-        assert set(ack) == {"ok", "rooms"}, ack
+        assert set(ack) == {"ok", "rooms", "next"}, ack
         rooms = ack["rooms"]
         names = [room["name"] for room in rooms]
+        assert ack["next"] is None or ack["next"] == names[-1], ack
         assert names == sorted(names), names
         for room in rooms:
             assert set(room) == ROOM_KEYS, room

@@ -93,6 +93,8 @@ def test_a_reader_that_falls_behind_gets_every_broadcast_whole_and_in_order(tmp_
         production=True,
         MESSAGE_RATE="1000",
         MESSAGE_BURST="1000",
+        EVENT_RATE="1000",
+        EVENT_BURST="1000",
         LOG_LEVEL="debug",
         **FAST_HASH,
     ) as server:

@@ -4,10 +4,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import rules
+from .budgets import Budgets, Throttle
+from .direct import DmSilence, dm_room_name
 from .errors import (
     FORBIDDEN,
     INVALID,
@@ -27,11 +29,9 @@ from .ports import (
     RoomLocks,
     Scheduler,
 )
+from .presence import JOINED, LEFT, PresenceCoalescer
 
 log = logging.getLogger(__name__)
-
-JOINED = "joined"
-LEFT = "left"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,13 @@ class Limits:
     flood_strikes: int = 20
     # How long a paired stranger may be disconnected before the partner is told they left.
     pair_grace_seconds: float = 10.0
+    # Every other event's buckets, and new public rooms per hour (app/domain/budgets.py).
+    budgets: Budgets = field(default_factory=Budgets)
+    # Seconds between two `presence` broadcasts of one user in one room (0: no coalescing).
+    presence_coalesce: float = 2.0
+    # A user is sent `dm_opened` by the same opener at most once in this many seconds.
+    dm_notify_interval: float = 60.0
+    rooms_page_max: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,16 @@ class ChatService:
         self.scheduler = scheduler
         self.clock = clock
         self.wall_clock = wall_clock
+        self.throttle = Throttle(limiter, self.limits.budgets, self.limits.flood_strikes)
+        self.announce = PresenceCoalescer(
+            broadcaster,
+            scheduler,
+            self.limits.presence_coalesce,
+            wall_clock,
+            present=self._present,
+            sids_of=presence.sids_of,
+        )
+        self.dm_silence = DmSilence(repository, presence, broadcaster, self.announce)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -100,7 +117,7 @@ class ChatService:
         for room, user_left in rooms:
             self.broadcaster.unsubscribe(sid, room)
             if user_left:
-                self.broadcaster.presence(room, identity.username, LEFT, ())
+                self.announce.changed(room, identity.user_id, identity.username, LEFT, ())
         self.pairs.leave_queue(identity.user_id, sid)
         pairing = self.pairs.pairing_of(identity.user_id)
         if pairing is not None and not self._present(identity.user_id, pairing.room):
@@ -110,6 +127,13 @@ class ChatService:
                 identity.user_id,
                 pairing.room,
             )
+
+    def charge(self, sid: str, event: str | None) -> Identity:
+        """Authenticate `sid` and charge `event` to its user's budgets (`rate_limited` when
+        over); unknown event names (None) are charged to the shared `events` bucket only."""
+        identity = self.identity(sid)
+        self.throttle.event(identity.user_id, event)
+        return identity
 
     def identity(self, sid: str) -> Identity:
         identity = self.presence.identity(sid)
@@ -121,21 +145,31 @@ class ChatService:
 
     # -- rooms ---------------------------------------------------------------------------
 
-    def rooms(self, sid: str) -> list[dict]:
+    def rooms(
+        self, sid: str, after: str | None = None, limit: int | None = None
+    ) -> tuple[list[dict], str | None]:
+        """A page of public rooms by name (those after `after`, at most `limit`), then on the
+        first page the caller's DM rooms; and the name to pass as `after` next, or None."""
         identity = self.identity(sid)
-        listed = [(room, None) for room in self.repository.list_public_rooms()]
-        listed += self.repository.direct_rooms_of(identity.user_id)
-        return [
+        limit = min(limit or self.limits.rooms_page_max, self.limits.rooms_page_max)
+        public = self.repository.list_public_rooms(after=after, limit=limit + 1)
+        more = len(public) > limit
+        listed: list[tuple[Room, str | None]] = [(room, None) for room in public[:limit]]
+        if after is None:
+            listed += self.repository.direct_rooms_of(identity.user_id)
+        online = self.presence.online_counts([room.name for room, _ in listed])
+        page = [
             {
                 "name": room.name,
                 "topic": room.topic,
-                "online": self.presence.online_count(room.name),
+                "online": online.get(room.name, 0),
                 "last_message_id": room.last_message_id,
                 "kind": room.kind,
                 **({"with": other} if other else {}),
             }
             for room, other in listed
         ]
+        return page, public[limit - 1].name if more else None
 
     def summary(self, room: Room, identity: Identity) -> dict:
         """A room as `identity` sees it: private rooms also name the other member."""
@@ -152,6 +186,8 @@ class ChatService:
     def join(self, sid: str, room_name: str, since: int | None = None) -> JoinResult:
         identity = self.identity(sid)
         room = self._room_for(identity, rules.check_room_name(room_name), create=True)
+        if room.kind == "dm":
+            self._refuse_if_blocked(identity, room)
         # Under the room lock no message can be stored without also being broadcast, so
         # the page read here and the broadcasts that follow neither overlap nor leave a gap.
         with self.locks(room.name):
@@ -165,7 +201,7 @@ class ChatService:
             upto = messages[-1].id if messages else min(since or 0, room.last_message_id or 0)
             self.broadcaster.caught_up(sid, room.name, upto)
         if newly_present:
-            self.broadcaster.presence(room.name, identity.username, JOINED, (sid,))
+            self.announce.changed(room.name, identity.user_id, identity.username, JOINED, (sid,))
         return JoinResult(room, self.presence.members(room.name), messages, has_more)
 
     def leave(self, sid: str, room_name: str) -> None:
@@ -175,7 +211,7 @@ class ChatService:
         user_left = self.presence.exit(sid, room_name)
         self.broadcaster.unsubscribe(sid, room_name)
         if user_left:
-            self.broadcaster.presence(room_name, identity.username, LEFT, ())
+            self.announce.changed(room_name, identity.user_id, identity.username, LEFT, ())
 
     # -- messages ------------------------------------------------------------------------
 
@@ -185,7 +221,11 @@ class ChatService:
         text = rules.check_text(text)
         client_id = rules.check_client_id(client_id)
         self._require_private_member(identity, room_name)
-        self._require_in_room(sid, room_name)
+        if not self.presence.in_room(sid, room_name):
+            # a user taken out of a DM by a block learns why (blocks are checked in _store)
+            if rules.is_private_room_name(room_name):
+                self._require_private_member(identity, room_name, speaking=True)
+            self._require_in_room(sid, room_name)
         room = self.repository.known_room(room_name)
         if room is None:  # deleted while the connection sat in it
             raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
@@ -247,7 +287,7 @@ class ChatService:
     def typing(self, sid: str, room_name: str, typing: bool) -> None:
         identity = self.identity(sid)
         room_name = rules.check_room_name(room_name)
-        self._require_private_member(identity, room_name)
+        self._require_private_member(identity, room_name, speaking=True)
         self._require_in_room(sid, room_name)
         self._throttle(
             f"typing:{identity.user_id}",
@@ -287,16 +327,26 @@ class ChatService:
         if other_id in self.repository.blocked_with(identity.user_id):
             raise ChatError(FORBIDDEN, "One of you has blocked the other.")
         low, high = sorted((identity.user_id, other_id))
-        name = f"dm:{low}-{high}"
+        name = dm_room_name(low, high)
         if self.repository.get_room(name) is None:
             room = self.repository.create_room(name, private=True)
             for user_id in (low, high):
                 self.repository.add_member(room, user_id)
         result = self.join(sid, name)
-        self.broadcaster.notify(
-            self.presence.sids_of(other_id), "dm_opened", {"room": name, "user": identity.username}
-        )
+        if self._may_notify_dm(identity.user_id, other_id):
+            self.broadcaster.notify(
+                self.presence.sids_of(other_id),
+                "dm_opened",
+                {"room": name, "user": identity.username},
+            )
         return result
+
+    def _may_notify_dm(self, opener_id: int, target_id: int) -> bool:
+        """At most one `dm_opened` per (opener, target) per `dm_notify_interval` seconds."""
+        interval = self.limits.dm_notify_interval
+        if interval <= 0:
+            return True
+        return self.limiter.hit(f"dm_opened:{opener_id}:{target_id}", 1.0 / interval, 1) <= 0
 
     def find_partner(self, sid: str) -> dict:
         identity = self.identity(sid)
@@ -327,14 +377,17 @@ class ChatService:
         identity = self.identity(sid)
         other_id, _ = self._other_user(identity, username)
         self.repository.block(identity.user_id, other_id)
+        self.dm_silence.silence(identity.user_id, other_id)
         pairing = self.pairs.pairing_of(identity.user_id)
         if pairing is not None and pairing.partner.user_id == other_id:
             self._end_pair(identity.user_id)
 
     def unblock(self, sid: str, username: str) -> None:
         identity = self.identity(sid)
-        other_id, _ = self._other_user(identity, username)
+        other_id, other_name = self._other_user(identity, username)
         self.repository.unblock(identity.user_id, other_id)
+        if other_id not in self.repository.blocked_with(identity.user_id):
+            self.dm_silence.restore(identity.user_id, other_id, other_name)
 
     def _end_pair(self, user_id: int) -> None:
         pairing = self.pairs.end_pair(user_id)
@@ -367,9 +420,13 @@ class ChatService:
             if pairing is None or pairing.room != room.name:
                 raise ChatError(FORBIDDEN, "This conversation has ended.")
         else:
-            other = self.repository.other_member(room, identity.user_id)
-            if other and other[0] in self.repository.blocked_with(identity.user_id):
-                raise ChatError(FORBIDDEN, "One of you has blocked the other.")
+            self._refuse_if_blocked(identity, room)
+
+    def _refuse_if_blocked(self, identity: Identity, room: Room) -> None:
+        """A DM whose other member blocked this user, or was blocked by them: `forbidden`."""
+        other = self.repository.other_member(room, identity.user_id)
+        if other and other[0] in self.repository.blocked_with(identity.user_id):
+            raise ChatError(FORBIDDEN, "One of you has blocked the other.")
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -382,27 +439,23 @@ class ChatService:
         if room is None:
             if not create:
                 raise ChatError(NOT_FOUND, f"There is no room named {name!r}.")
+            self.throttle.bucket(identity.user_id, "room_create")
             room = self.repository.create_room(name, created_by=identity.user_id)
         return room
 
-    def _require_private_member(self, identity: Identity, room_name: str) -> None:
+    def _require_private_member(
+        self, identity: Identity, room_name: str, *, speaking: bool = False
+    ) -> None:
+        """Outsiders of a private room get `forbidden`; so does a `speaking` (posting,
+        typing) member of a DM where one of the two blocked the other."""
         if rules.is_private_room_name(room_name):
-            self._room_for(identity, room_name, create=False)  # forbidden to outsiders
+            room = self._room_for(identity, room_name, create=False)
+            if speaking and room.kind == "dm":
+                self._refuse_if_blocked(identity, room)
 
     def _require_in_room(self, sid: str, room_name: str) -> None:
         if not self.presence.in_room(sid, room_name):
             raise ChatError(NOT_IN_ROOM, f"Join {room_name!r} first.")
 
     def _throttle(self, key: str, rate: float, burst: int, user_id: int) -> None:
-        retry_after = self.limiter.hit(key, rate, burst)
-        if retry_after <= 0:
-            return
-        out_of_strikes = self.limiter.hit(f"strikes:{user_id}", 1.0, self.limits.flood_strikes) > 0
-        raise ChatError(
-            RATE_LIMITED,
-            "You keep sending too fast; this connection is being closed."
-            if out_of_strikes
-            else f"You are sending too fast; try again in {retry_after:.1f} s.",
-            retry_after=round(retry_after, 3),
-            disconnect=out_of_strikes,
-        )
+        self.throttle.charge(key, rate, burst, user_id)

@@ -6,6 +6,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable
 
+from ..domain.budgets import announced_wait
 from ..domain.models import Identity, Pairing, Seat
 
 
@@ -83,6 +84,9 @@ class MemoryPresenceStore:
     def online_count(self, room: str) -> int:
         return len(self._sids_in_room.get(room, ()))
 
+    def online_counts(self, rooms: list[str]) -> dict[str, int]:
+        return {room: self.online_count(room) for room in rooms}
+
     def sids_of(self, user_id: int) -> list[str]:
         with self._lock:
             return list(self._sids_of_user.get(user_id, ()))
@@ -153,17 +157,32 @@ class MemoryRateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated at)
+        self._announced: dict[str, float] = {}  # key -> when its last refusal said to retry
 
     def hit(self, key: str, rate: float, burst: int) -> float:
         with self._lock:
+            return self._hit(key, rate, burst, self._clock())
+
+    def take(self, key: str, rate: float, burst: int) -> tuple[float, bool]:
+        with self._lock:
             now = self._clock()
-            tokens, updated = self._buckets.get(key, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - updated) * rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / rate
+            wait = self._hit(key, rate, burst, now)
+            if wait <= 0:
+                self._announced.pop(key, None)
+                return 0.0, False
+            early = now < self._announced.get(key, now)
+            retry_after = announced_wait(wait)
+            self._announced[key] = now + retry_after
+            return retry_after, early
+
+    def _hit(self, key: str, rate: float, burst: int, now: float) -> float:
+        tokens, updated = self._buckets.get(key, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - updated) * rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / rate
 
 
 class StripedRoomLocks:

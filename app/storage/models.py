@@ -38,6 +38,8 @@ class User(Base):
 
 class Room(Base):
     __tablename__ = "rooms"
+    # `rooms` pages through public rooms by name (ORDER BY name LIMIT n)
+    __table_args__ = (Index("ix_rooms_is_private_name", "is_private", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)

@@ -10,6 +10,7 @@ import threading
 
 from redis import Redis
 
+from ..domain.budgets import RETRY_SLACK_MS
 from ..domain.models import Identity, Pairing, Seat
 
 KEY_PREFIX = "chat:"
@@ -56,21 +57,32 @@ if info[4] then redis.call('SREM', ARGV[1] .. 'host:' .. info[4] .. ':sids', ARG
 return out
 """
 
-# Token bucket on the server's clock (all processes share it). Returns the wait as a string:
-# Lua numbers would be truncated to integers on the way back.
+# Token bucket on the server's clock (all processes share it). ARGV[3]: the announced
+# retry_after's slack in ms. Returns "wait announced early" as one string: Lua numbers would be
+# truncated to integers on the way back. A refusal announces wait rounded up to the ms plus
+# slack and remembers when that is ('until'); `early` is 1 when it came before the last one.
 _REFILL_AND_TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'until')
 local tokens = tonumber(bucket[1]) or burst
 local at = tonumber(bucket[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+local wait, announced, early = 0, 0, 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  redis.call('HDEL', KEYS[1], 'until')
+else
+  wait = (1 - tokens) / rate
+  announced = (math.ceil(wait * 1000) + tonumber(ARGV[3])) / 1000
+  local previous = tonumber(bucket[3])
+  if previous and now < previous then early = 1 end
+  redis.call('HSET', KEYS[1], 'until', string.format('%.6f', now + announced))
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', string.format('%.6f', now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return tostring(wait)
+return string.format('%.17g %.3f %d', wait, announced, early)
 """
 
 # KEYS: queue (list of user ids, arrival order), seats, pairs, last partners.
@@ -233,6 +245,12 @@ class RedisPresenceStore:
     def online_count(self, room: str) -> int:
         return self.redis.hlen(self._key("room", room))
 
+    def online_counts(self, rooms: list[str]) -> dict[str, int]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for room in rooms:
+                pipe.hlen(self._key("room", room))
+            return dict(zip(rooms, pipe.execute(), strict=True))
+
     def sids_of(self, user_id: int) -> list[str]:
         return list(self.redis.smembers(self._key("user", user_id, "sids")))
 
@@ -245,7 +263,16 @@ class RedisRateLimiter:
         self._bucket = redis.register_script(_REFILL_AND_TAKE)
 
     def hit(self, key: str, rate: float, burst: int) -> float:
-        return float(self._bucket(keys=[f"{self.prefix}bucket:{key}"], args=[rate, burst]))
+        return self._run(key, rate, burst)[0]
+
+    def take(self, key: str, rate: float, burst: int) -> tuple[float, bool]:
+        _, retry_after, early = self._run(key, rate, burst)
+        return retry_after, early
+
+    def _run(self, key: str, rate: float, burst: int) -> tuple[float, float, bool]:
+        out = self._bucket(keys=[f"{self.prefix}bucket:{key}"], args=[rate, burst, RETRY_SLACK_MS])
+        wait, retry_after, early = out.split()
+        return float(wait), float(retry_after), early == "1"
 
 
 class RedisPairStore:

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, exists, or_, select
+from sqlalchemy import Engine, delete, exists, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, scoped_session
 
@@ -99,12 +99,20 @@ class SqlChatRepository:
             return existing
         return _room(row)
 
-    def list_public_rooms(self) -> list[domain.Room]:
-        rows = self.session.scalars(
-            select(Room).where(Room.is_private.is_(False)).order_by(Room.name)
-        ).all()
+    def list_public_rooms(self, *, after: str | None = None, limit: int) -> list[domain.Room]:
+        # a range scan of ix_rooms_is_private_name: cheap at any number of rooms; plain
+        # columns, not ORM objects, so the page costs one query and no identity map
+        statement = select(Room.id, Room.name, Room.topic, Room.last_message_id).where(
+            Room.is_private == false()
+        )
+        if after is not None:
+            statement = statement.where(Room.name > after)
+        rows = self.session.execute(statement.order_by(Room.name).limit(limit)).all()
         self.session.commit()
-        return [_room(row) for row in rows]
+        return [
+            domain.Room(id=id_, name=name, topic=topic, private=False, last_message_id=last or None)
+            for id_, name, topic, last in rows
+        ]
 
     def add_member(self, room: domain.Room, user_id: int) -> None:
         self.session.merge(RoomMember(room_id=room.id, user_id=user_id))
@@ -139,8 +147,9 @@ class SqlChatRepository:
             .where(Room.name.startswith("dm:"))
             .order_by(User.username_key)
         ).all()
+        rooms = [(_room(room), username) for room, username in rows]  # before the commit
         self.session.commit()
-        return [(_room(room), username) for room, username in rows]
+        return rooms
 
     # -- blocks --------------------------------------------------------------------------
 

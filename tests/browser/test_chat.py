@@ -8,7 +8,12 @@ from tests.browser.helpers import bot, join, message, send, texts
 
 # History is seeded by a bot: let it post quickly (the page's own rate-limit handling is
 # tested in test_limits.py).
-SERVER_ENV = {"MESSAGE_RATE": "1000", "MESSAGE_BURST": "1000"}
+SERVER_ENV = {
+    "MESSAGE_RATE": "1000",
+    "MESSAGE_BURST": "1000",
+    "EVENT_RATE": "1000",
+    "EVENT_BURST": "1000",
+}
 
 
 def test_two_people_chat_both_ways_with_their_own_messages_marked(open_chat):

@@ -123,3 +123,47 @@ def test_same_and_configured_origins_may_open_a_socket(server, origin):
         assert ws.recv().startswith("0{")  # engine.io OPEN packet
     finally:
         ws.close()
+
+
+def test_a_client_that_waits_retry_after_is_never_disconnected(tmp_path):
+    """A polite bot: on each `rate_limited` it sleeps exactly `retry_after`, then sends the
+    next message. Only refusals that ignore an announced time are flood strikes, and the
+    announced time always has a token, so it is never closed and never refused after a wait."""
+    settings = {
+        **FAST_HASH,
+        "MESSAGE_RATE": "40",  # fast enough for 200 messages in ~5 s
+        "MESSAGE_BURST": "5",
+        "EVENT_RATE": "200",
+        "EVENT_BURST": "200",
+        "FLOOD_STRIKES": "3",  # strict: three strikes would close it
+    }
+    with live_server(
+        f"sqlite:///{tmp_path / 'polite.db'}", tmp_path / "server.log", **settings
+    ) as live:
+        bot = client(live, "polite")
+        reasons = []
+        bot.on("disconnect", reasons.append)
+        assert bot.call("join", {"room": "polite"})["ok"]
+        sent, waits, refused_after_a_wait, just_waited = 0, 0, 0, False
+        deadline = time.monotonic() + 60
+        while sent < 200 and bot.connected and time.monotonic() < deadline:
+            try:
+                ack = bot.call("message", {"room": "polite", "text": f"m{sent}"}, timeout=5)
+            except socketio.exceptions.SocketIOError:  # closed mid-call
+                break
+            if ack["ok"]:
+                sent, just_waited = sent + 1, False
+                continue
+            assert ack["error"]["code"] == "rate_limited", ack
+            refused_after_a_wait += just_waited
+            waits += 1
+            time.sleep(ack["error"]["retry_after"])
+            just_waited = True
+        print(f"polite bot: {sent} sent, {waits} waits, {refused_after_a_wait} refused after one")
+        assert reasons == [] and bot.connected, (sent, waits, refused_after_a_wait)
+        assert sent == 200
+        assert waits >= 100  # it really sent as fast as it was allowed
+        assert refused_after_a_wait == 0
+        history = bot.call("history", {"room": "polite", "limit": 100})
+        assert [m["text"] for m in history["messages"]] == [f"m{n}" for n in range(100, 200)]
+        bot.disconnect()

@@ -21,6 +21,11 @@ SEED = 20261122
 FAST_SERVER = {
     "MESSAGE_RATE": "100000",
     "MESSAGE_BURST": "100000",
+    # the audit reads every message back with `history`, and the senders go flat out
+    "HISTORY_RATE": "100000",
+    "HISTORY_BURST": "100000",
+    "EVENT_RATE": "100000",
+    "EVENT_BURST": "100000",
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
 }
 

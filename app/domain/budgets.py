@@ -1,0 +1,131 @@
+"""Per-user event budgets (token buckets) and the flood-strike rule that closes ignorers."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import RATE_LIMITED, ChatError
+from .ports import RateLimiter
+
+# Milliseconds added to every announced retry_after, so a client that waits exactly that
+# long finds a token even after float rounding on either side.
+RETRY_SLACK_MS = 1
+
+
+def announced_wait(wait: float) -> float:
+    """The `retry_after` to announce for a bucket that refills in `wait` seconds: rounded up
+    to the millisecond, plus a millisecond of slack (a whole number of ms, so it prints
+    short). Always more than `wait`."""
+    return (math.ceil(wait * 1000) + RETRY_SLACK_MS) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A token bucket: `burst` tokens, refilled at `rate` per second."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """Every bucket a client event may be charged to; defaults are protocol v1's."""
+
+    # charged by every client event, unknown ones included
+    events: Budget = field(default_factory=lambda: Budget(30.0, 60))
+    # join, leave and dm share it
+    join: Budget = field(default_factory=lambda: Budget(5.0, 20))
+    rooms: Budget = field(default_factory=lambda: Budget(1.0, 5))
+    history: Budget = field(default_factory=lambda: Budget(2.0, 10))
+    dm: Budget = field(default_factory=lambda: Budget(1.0, 5))
+    # find_partner and leave_partner share it
+    partner: Budget = field(default_factory=lambda: Budget(1.0, 5))
+    # block and unblock share it
+    block: Budget = field(default_factory=lambda: Budget(1.0, 10))
+    # new public rooms per user per hour (the bucket refills evenly over the hour)
+    room_create_per_hour: int = 10
+
+    @property
+    def room_create(self) -> Budget:
+        per_hour = self.room_create_per_hour
+        return Budget(per_hour / 3600.0, per_hour)
+
+
+# The buckets each event is charged to on top of `events`, before the domain work. `message`
+# and `typing` are charged by the domain itself (after their room checks; HTTP posts too).
+EVENT_BUCKETS: dict[str, tuple[str, ...]] = {
+    "join": ("join",),
+    "leave": ("join",),
+    "dm": ("join", "dm"),
+    "rooms": ("rooms",),
+    "history": ("history",),
+    "find_partner": ("partner",),
+    "leave_partner": ("partner",),
+    "block": ("block",),
+    "unblock": ("block",),
+}
+
+# Setting names (environment variables, see config.py) of each bucket's rate and burst.
+SETTINGS = {
+    "events": ("EVENT_RATE", "EVENT_BURST"),
+    "join": ("JOIN_RATE", "JOIN_BURST"),
+    "rooms": ("ROOMS_RATE", "ROOMS_BURST"),
+    "history": ("HISTORY_RATE", "HISTORY_BURST"),
+    "dm": ("DM_RATE", "DM_BURST"),
+    "partner": ("PARTNER_RATE", "PARTNER_BURST"),
+    "block": ("BLOCK_RATE", "BLOCK_BURST"),
+}
+
+
+def budgets_from_settings(settings: Mapping) -> Budgets:
+    """Budgets from a settings mapping (the app's config); a missing name keeps its default."""
+    values: dict = {}
+    for bucket, (rate_name, burst_name) in SETTINGS.items():
+        if rate_name in settings or burst_name in settings:
+            default = getattr(Budgets(), bucket)
+            values[bucket] = Budget(
+                float(settings.get(rate_name, default.rate)),
+                int(settings.get(burst_name, default.burst)),
+            )
+    if "ROOM_CREATE_RATE" in settings:
+        values["room_create_per_hour"] = int(settings["ROOM_CREATE_RATE"])
+    return Budgets(**values)
+
+
+class Throttle:
+    """Charges a user's buckets; a refusal is a flood strike only when the client ignored the
+    `retry_after` of the previous refusal on that bucket, and too many strikes close the
+    connection (ChatError.disconnect)."""
+
+    def __init__(self, limiter: RateLimiter, budgets: Budgets, flood_strikes: int):
+        self.limiter = limiter
+        self.budgets = budgets
+        self.flood_strikes = flood_strikes
+
+    def event(self, user_id: int, event: str | None) -> None:
+        """Charge `events`, then the event's own buckets (any event name; unknown: `events`)."""
+        self.bucket(user_id, "events")
+        for bucket in EVENT_BUCKETS.get(event or "", ()):
+            self.bucket(user_id, bucket)
+
+    def bucket(self, user_id: int, bucket: str) -> None:
+        """Charge one named bucket of `Budgets`; raises `rate_limited` when it is empty."""
+        budget: Budget = getattr(self.budgets, bucket)
+        self.charge(f"{bucket}:{user_id}", budget.rate, budget.burst, user_id)
+
+    def charge(self, key: str, rate: float, burst: int, user_id: int) -> None:
+        """Take a token from bucket `key`, or raise `rate_limited` with `retry_after`."""
+        retry_after, early = self.limiter.take(key, rate, burst)
+        if retry_after <= 0:
+            return
+        out_of_strikes = early and (
+            self.limiter.hit(f"strikes:{user_id}", 1.0, self.flood_strikes) > 0
+        )
+        raise ChatError(
+            RATE_LIMITED,
+            "You keep sending too fast; this connection is being closed."
+            if out_of_strikes
+            else f"You are sending too fast; try again in {retry_after:.3f} s.",
+            retry_after=retry_after,
+            disconnect=out_of_strikes,
+        )
