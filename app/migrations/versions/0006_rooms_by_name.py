@@ -1,7 +1,7 @@
 """index public rooms by name for the paged `rooms` event
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 04:30:00
 
 `rooms` reads one page of public rooms at a time (WHERE is_private = false AND name > ?
@@ -11,8 +11,8 @@ stranger-chat rooms) there are.
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
