@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError
 
 from .domain.chat import ChatService, JoinResult
-from .domain.errors import INTERNAL, INVALID, ChatError
+from .domain.errors import INTERNAL, INVALID, RATE_LIMITED, ChatError
 from .domain.models import Identity
 from .extensions import db, socketio
 from .payloads import (
@@ -64,7 +64,7 @@ def handles(event: str, schema: type[Payload]) -> Callable:
 def _answer(event: str, fn: Callable, sid: str, schema: type[Payload], args: tuple) -> dict:
     with current_app.extensions["in_flight"].track():
         try:
-            payload = parse(schema, args)
+            payload = _parse_charged(sid, schema, args)
             # shape first, then credentials and the user's budgets, then the event's rules
             chat().charge(sid, event)
             return {"ok": True, **fn(sid, payload)}
@@ -74,6 +74,20 @@ def _answer(event: str, fn: Callable, sid: str, schema: type[Payload], args: tup
             log.exception("%s from %s failed", event, sid)
             db.session.rollback()
             return error_ack(ChatError(INTERNAL, "Something went wrong on the server."))
+
+
+def _parse_charged(sid: str, schema: type[Payload], args: tuple) -> Payload:
+    """Parse a payload; a malformed one still draws on the shared `events` bucket, so a flood
+    of them is `rate_limited` (and, ignored, closed) like any other flood."""
+    try:
+        return parse(schema, args)
+    except ChatError as malformed:
+        try:
+            chat().charge(sid, None)
+        except ChatError as refused:
+            if refused.code == RATE_LIMITED:
+                raise refused from None
+        raise malformed from None
 
 
 def _refused(event: str | None, sid: str, error: ChatError) -> dict:

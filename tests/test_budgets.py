@@ -273,3 +273,23 @@ def test_unknown_and_reserved_event_names_are_charged_too(server_factory):
     assert_error(acks[4], "rate_limited")
     assert_error(call(alice, "nope", {}), "rate_limited")
     assert alice.is_connected()
+
+
+def test_malformed_payloads_are_charged_too(server_factory):
+    """A flood of payloads that fail validation draws on the shared bucket: it is answered
+    `rate_limited` once the bucket is empty, and closed once the client ignores that."""
+    server = server_factory(EVENT_BURST=4, EVENT_RATE=0.01, FLOOD_STRIKES=2)
+    alice = server.connect("alice")
+    acks = [call(alice, "message", {"room": 5}) for _ in range(5)]
+    assert [ack["error"]["code"] for ack in acks] == ["invalid"] * 4 + ["rate_limited"]
+    assert acks[4]["error"]["retry_after"] > 0
+    # ignoring retry_after: strikes, then the connection is closed
+    for _ in range(6):
+        if not alice.is_connected():
+            break
+        call(alice, "message", {"room": 5})
+        time.sleep(0.05)
+    deadline = time.monotonic() + 5
+    while alice.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alice.is_connected()
