@@ -30,12 +30,16 @@ class LiveServer:
         *,
         production: bool = False,
         init_db: bool = True,
+        own_process_group: bool = False,
         **env: str,
     ):
         """`init_db=False` skips `flask init-db` before each start (a database that is already
-        migrated, shared by several servers)."""
+        migrated, shared by several servers). `own_process_group`: the server leads a process
+        group of its own (gunicorn's master and worker), which a test may signal as a whole
+        (`os.killpg`) as a process manager does."""
         self.production = production
         self.init_db = init_db
+        self.own_process_group = own_process_group
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -75,6 +79,7 @@ class LiveServer:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.own_process_group,
         )
         log.close()  # the child has its own copy
         return self
