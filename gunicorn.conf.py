@@ -35,10 +35,14 @@ raw_env = [
 
 def post_worker_init(worker):
     """SIGTERM (a deploy, a scale-down): close every client so it reconnects, to another
-    process or to this one restarted, and let in-flight events store and ack first."""
+    process or to this one restarted, and let in-flight events store and ack first. And
+    every line of the log stays JSON: what Python and gevent would print raw (a greenlet or
+    thread that died of an error, a warning) is logged instead."""
     from app.shutdown import drain_when_gunicorn_stops
+    from app.stray_errors import log_stray_errors
 
     drain_when_gunicorn_stops(worker)
+    log_stray_errors()
 
 
 class JsonFormatter(logging.Formatter):

@@ -80,6 +80,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         async_handlers=False,
         # Always given: the extension is shared by every app built in this process (tests).
         client_manager=stores.manager,
+        **_library_loggers(),
     )
     tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
     schedule_pings_on_timers(socketio.server.eio)
@@ -131,6 +132,21 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     trust_proxy(app)  # last: it wraps everything, Socket.IO included
     cli.register(app)
     return app
+
+
+def _library_loggers() -> dict[str, logging.Logger]:
+    """python-socketio's and python-engineio's loggers, errors only (their default), given as
+    loggers: left to themselves (`logger=False`) each adds a plain-text handler on stderr of
+    its own, which printed every error a second time, tracebacks as raw lines, next to the
+    JSON lines the production log is made of. These propagate to the app's handlers only."""
+    loggers = {
+        "logger": logging.getLogger("socketio.server"),
+        "engineio_logger": logging.getLogger("engineio.server"),
+    }
+    for logger in loggers.values():
+        if logger.level == logging.NOTSET:  # an operator's own setting stays
+            logger.setLevel(logging.ERROR)
+    return loggers
 
 
 def _finish_config(app: Flask) -> None:

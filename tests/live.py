@@ -30,12 +30,18 @@ class LiveServer:
         *,
         production: bool = False,
         init_db: bool = True,
+        own_process_group: bool = False,
+        wsgi_app: str = "wsgi:app",
         **env: str,
     ):
         """`init_db=False` skips `flask init-db` before each start (a database that is already
-        migrated, shared by several servers)."""
+        migrated, shared by several servers). `own_process_group`: the server leads a process
+        group of its own (gunicorn's master and worker), which a test may signal as a whole
+        (`os.killpg`) as a process manager does. `wsgi_app`: what gunicorn serves."""
         self.production = production
         self.init_db = init_db
+        self.own_process_group = own_process_group
+        self.wsgi_app = wsgi_app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -70,13 +76,14 @@ class LiveServer:
         log = self.log_path.open("ab")
         serve = [*flask, "run", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.production:  # what `make serve` runs: gunicorn, gevent worker
-            serve = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+            serve = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", self.wsgi_app]
         self.process = subprocess.Popen(
             serve,
             cwd=ROOT,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.own_process_group,
         )
         log.close()  # the child has its own copy
         return self

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import time
 
 import pytest
 import requests
@@ -173,3 +174,84 @@ def test_idle_websockets_are_pinged_every_interval_and_closed_when_they_stop_ans
             while True:
                 silent.recv()
         answering.close()
+
+
+def test_every_log_line_is_json_and_each_engineio_error_is_logged_once(tmp_path):
+    """Engine.IO's errors (a bad session, an unknown protocol version, packets that do not
+    parse) reach the log once, as JSON with any traceback inside a field: no raw lines."""
+    import websocket
+
+    log_path = tmp_path / "gunicorn.log"
+    with live_server(
+        f"sqlite:///{tmp_path / 'prod.db'}", log_path, production=True, **FAST_HASH
+    ) as server:
+        polling = f"{server.url}/socket.io/"
+        bogus = requests.get(
+            polling, params={"EIO": "4", "transport": "polling", "sid": "bogus"}, timeout=5
+        )
+        assert bogus.status_code == 400
+        old_protocol = requests.get(polling, params={"EIO": "9", "transport": "polling"}, timeout=5)
+        assert old_protocol.status_code == 400
+
+        opened = requests.get(polling, params={"EIO": "4", "transport": "polling"}, timeout=5)
+        sid = json.loads(opened.text[1:])["sid"]
+        requests.post(  # not UTF-8: engine.io cannot decode the payload
+            polling,
+            params={"EIO": "4", "transport": "polling", "sid": sid},
+            data=b"\xff\xfe\xfd",
+            timeout=5,
+        )
+
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket", timeout=5
+        )
+        assert ws.recv().startswith("0")
+        ws.send("40" + json.dumps({"token": server.token("alice")}))
+        assert ws.recv().startswith("40")
+        ws.send('42["message", {')  # a Socket.IO packet whose JSON is cut off
+        ws.send('421["rooms",{}]')  # still served afterwards
+        assert ws.recv().startswith("431")
+        ws.close()
+
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line]
+    raw = [line for line in lines if not line.startswith("{")]
+    assert raw == [], "lines that are not JSON:\n" + "\n".join(raw[:20])
+    entries = [json.loads(line) for line in lines]
+    errors = [e for e in entries if e["level"] == "error"]
+    messages = [e["message"] for e in errors]
+    assert len(messages) == len(set(messages)), messages  # each error once
+    assert sum("Invalid session bogus" in m for m in messages) == 1
+    assert sum("unsupported version" in m for m in messages) == 1
+    # a traceback is one field of one line
+    assert any("Traceback" in e.get("exception", "") for e in errors), errors
+
+
+def test_a_greenlet_or_thread_dying_of_an_error_and_a_warning_are_logged_as_json(tmp_path):
+    """What Python and gevent print by themselves (a greenlet or thread that died of an
+    exception, a warning) is one JSON line each, the traceback inside it."""
+    log_path = tmp_path / "gunicorn.log"
+    with live_server(
+        f"sqlite:///{tmp_path / 'prod.db'}",
+        log_path,
+        production=True,
+        wsgi_app="tests.stray_errors_app:app",
+        **FAST_HASH,
+    ) as server:
+        page = requests.get(f"{server.url}/test/stray-errors", timeout=5)
+        assert page.text == "started"
+        time.sleep(0.5)  # the greenlet and the thread run after the response
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line]
+    raw = [line for line in lines if not line.startswith("{")]
+    assert raw == [], "lines that are not JSON:\n" + "\n".join(raw[:20])
+    entries = [json.loads(line) for line in lines]
+    greenlet = [e for e in entries if "ZeroDivisionError" in e["message"]]
+    thread = [e for e in entries if e["message"] == "thread doomed failed"]
+    assert len(greenlet) == 1 and "1 / 0" in greenlet[0]["exception"]
+    assert len(thread) == 1 and "KeyError: 'missing'" in thread[0]["exception"]
+    assert [e["logger"] for e in entries if "a stray warning" in e["message"]] == ["py.warnings"]

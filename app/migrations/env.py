@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.storage.migrate_lock import migration_lock
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -91,7 +93,9 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # Processes started together (several servers running `flask init-db`) take turns:
+    # the first migrates, the others then find the schema at head.
+    with connectable.connect() as connection, migration_lock(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
