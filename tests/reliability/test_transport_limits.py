@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import websocket
 
 from tests.live import live_server
@@ -149,6 +150,16 @@ def test_a_connection_that_never_sends_the_socketio_connect_is_closed(server, by
     assert punctual.recv().startswith('430[{"ok":true')
     punctual.close()
     assert still_served(bystander)
+
+
+def test_a_long_polling_session_that_never_connects_is_closed(server):
+    url = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    opened = requests.get(url, timeout=5)
+    assert opened.text.startswith("0{")
+    sid = json.loads(opened.text[1:])["sid"]
+    poll = requests.get(f"{url}&sid={sid}", timeout=10)  # answered when the server closes it
+    assert poll.text == "1"  # engine.io close packet
+    assert requests.get(f"{url}&sid={sid}", timeout=5).status_code == 400  # session gone
 
 
 def test_a_user_gets_twenty_connections_at_once_and_no_more(server, bystander):
