@@ -65,6 +65,10 @@ class Config:
     # engine.io heartbeat, whole seconds: a ping every interval; no pong in the timeout closes
     SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
     SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
+    # Seconds a new connection has to complete the Socket.IO connect before it is closed.
+    CONNECT_TIMEOUT = _env_float("CONNECT_TIMEOUT", 10.0)
+    # Simultaneous Socket.IO connections of one user (all processes together); 0: no cap.
+    MAX_CONNECTIONS_PER_USER = _env_int("MAX_CONNECTIONS_PER_USER", 20)
 
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
     # Sign-in and sign-up limits (Flask-Limiter syntax), kept in Redis when REDIS_URL is set.
@@ -144,6 +148,8 @@ class TestingConfig(Config):
     SOCKETIO_TRANSPORTS = ["polling", "websocket"]
     SOCKETIO_PING_INTERVAL = 25
     SOCKETIO_PING_TIMEOUT = 20
+    CONNECT_TIMEOUT = 10.0
+    MAX_CONNECTIONS_PER_USER = 20
     WTF_CSRF_ENABLED = False
     # Fast hashes keep the suite quick; still real salted hashes checked by werkzeug.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105

@@ -121,11 +121,14 @@ def _disconnect_after_ack(sid: str) -> None:
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    """Sent by every client on connect: accepted with a session cookie or `auth: {token}`."""
+    """Sent by every client on connect: accepted with a session cookie or `auth: {token}`,
+    up to MAX_CONNECTIONS_PER_USER connections per user."""
     identity = _authenticate(auth)
     if identity is None:
         raise ConnectionRefusedError("unauthorized")
-    chat().connect(request.sid, identity)
+    if not chat().connect(request.sid, identity, current_app.config["MAX_CONNECTIONS_PER_USER"]):
+        log.warning("connection of %s refused: too many connections", identity.username)
+        raise ConnectionRefusedError("too_many_connections")
 
 
 def _authenticate(auth) -> Identity | None:

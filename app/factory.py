@@ -23,8 +23,10 @@ from .passwords import WerkzeugHasher
 from .security import check_hosts, secure_headers, trust_proxy
 from .shutdown import InFlight
 from .sockets import (
+    close_unconnected,
     origin_policy,
     refuse_reserved_event_names,
+    refuse_unreadable_packets,
     release_held_locks_after_ack,
     schedule_pings_on_timers,
     tune_websockets,
@@ -45,6 +47,7 @@ from .storage.redis_stores import (
 )
 from .storage.sql import SqlAccountRepository, SqlChatRepository
 from .tokens import TokenSigner
+from .wire import JsonOnlyPacket
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 # Sized to the 4000-character limit: a message packet, even with every character JSON-escaped
@@ -81,12 +84,17 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         # Always given: the extension is shared by every app built in this process (tests).
         client_manager=stores.manager,
         **_library_loggers(),
+        # JSON only (no binary attachments), nested at most 64 levels: app/wire.py
+        serializer=JsonOnlyPacket,
+        json=JsonOnlyPacket.json,
     )
     tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
     schedule_pings_on_timers(socketio.server.eio)
     write_broadcasts_directly(socketio.server)
     refuse_reserved_event_names(socketio.server, events.refuse_stray_event)
     release_held_locks_after_ack(socketio.server, room_locks)
+    refuse_unreadable_packets(socketio.server)
+    close_unconnected(socketio.server, app.config["CONNECT_TIMEOUT"])
 
     from .broadcast import SocketIOBroadcaster, SocketIOScheduler
 

@@ -7,7 +7,8 @@ zero or several arguments) and checks against the protocol:
 - the ack is an object: a success with exactly the documented fields and the values a model
   of the server's rooms predicts, or an error of the documented shape whose code is one the
   protocol allows for that payload, and never `internal` (a crashed handler);
-- no exception escapes, the connection stays open and `rooms` still answers;
+- no exception escapes, the connection stays open and `rooms` still answers (except for
+  binary data, which protocol v1 refuses by closing the connection, unanswered);
 - isolation: a second user, `watcher`, sits only in room OBSERVED and receives exactly the
   events of that room the fuzzer caused; a message lands only in the room its payload names
   (checked with `history` and every public room's `last_message_id`); nobody is left online
@@ -28,6 +29,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
+from app.wire import MAX_JSON_DEPTH
 from tests.sockets import ERROR_CODES, Server, events
 
 FUZZER = "fuzzer"
@@ -272,7 +274,7 @@ keys = st.one_of(
 )
 leaves = st.one_of(
     st.none(), st.booleans(), integers, floats, texts, st.binary(max_size=16)
-)  # bytes travel as Socket.IO binary attachments
+)  # bytes travel as Socket.IO binary attachments, which close the connection
 json_values = st.recursive(
     leaves,
     lambda children: st.one_of(
@@ -483,9 +485,28 @@ class Model:
         return messages[-1]["id"] if messages else None
 
 
+def nesting(value) -> int:
+    """How deep lists and dicts nest in `value` (0 for a scalar)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return 1 + max(map(nesting, value), default=0)
+    return 0
+
+
+def carries_bytes(value) -> bool:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return any(map(carries_bytes, value))
+    return isinstance(value, bytes | bytearray)
+
+
 def allowed_outcomes(event, args: tuple, joined: set[str], existing: set[str], model: Model):
     """Every outcome ("ok" or an error code) the protocol allows for this call."""
     if event not in EVENTS or len(args) > 1:
+        return {INVALID}
+    if nesting([event, *args]) > MAX_JSON_DEPTH:  # refused before the event's own checks
         return {INVALID}
     data = args[0] if args else {}
     if not isinstance(data, dict):
@@ -735,6 +756,15 @@ class Harness:
         assert events(fuzzer) == []
         existing |= joined
 
+        if carries_bytes([event, *args]):  # protocol v1 is JSON only
+            assert fuzzer.emit(event, *args, callback=True) is None
+            assert not fuzzer.is_connected(), f"binary {event!r} {args!r} left it open"
+            hypothesis_event("binary data: connection closed")
+            if OBSERVED in joined:  # the server's disconnect: the fuzzer left the room
+                watched.append(presence("left"))
+                joined.discard(OBSERVED)
+            assert events(self.watcher) == watched
+            return
         allowed = allowed_outcomes(event, args, joined, existing, self.model)
         ack = fuzzer.emit(event, *args, callback=True)
         outcome = outcome_of(event, ack)

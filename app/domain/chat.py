@@ -107,8 +107,10 @@ class ChatService:
 
     # -- connections ---------------------------------------------------------------------
 
-    def connect(self, sid: str, identity: Identity) -> None:
-        self.presence.add_connection(sid, identity)
+    def connect(self, sid: str, identity: Identity, max_connections: int = 0) -> bool:
+        """Register a connection; False (nothing registered) when the user already has
+        `max_connections` (> 0) open, in every process together."""
+        return self.presence.add_connection(sid, identity, max_connections)
 
     def disconnect(self, sid: str) -> None:
         identity, rooms = self.presence.remove_connection(sid)

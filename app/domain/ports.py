@@ -72,7 +72,11 @@ class Scheduler(Protocol):
 class PresenceStore(Protocol):
     """Which connection belongs to whom and sits in which rooms."""
 
-    def add_connection(self, sid: str, identity: Identity) -> None: ...
+    def add_connection(self, sid: str, identity: Identity, limit: int = 0) -> bool:
+        """Register a connection; with a `limit` > 0, atomically refuse it (False, nothing
+        stored) when the user already has that many connections."""
+        ...
+
     def remove_connection(self, sid: str) -> tuple[Identity | None, list[tuple[str, bool]]]:
         """Forget a connection: its identity and, per room it was in, whether its user left."""
         ...

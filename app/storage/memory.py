@@ -20,12 +20,16 @@ class MemoryPresenceStore:
         self._names: dict[int, str] = {}
         self._sids_of_user: dict[int, set[str]] = defaultdict(set)
 
-    def add_connection(self, sid: str, identity: Identity) -> None:
+    def add_connection(self, sid: str, identity: Identity, limit: int = 0) -> bool:
         with self._lock:
+            user_sids = self._sids_of_user.get(identity.user_id, ())
+            if limit > 0 and len(user_sids) >= limit:
+                return False
             self._identities[sid] = identity
             self._rooms_of_sid[sid] = set()
             self._names[identity.user_id] = identity.username
             self._sids_of_user[identity.user_id].add(sid)
+            return True
 
     def remove_connection(self, sid: str) -> tuple[Identity | None, list[tuple[str, bool]]]:
         with self._lock:

@@ -34,6 +34,21 @@ end
 return 0
 """
 
+# KEYS: the connection's hash, its user's and its host's connection sets, the names hash.
+# ARGV: limit (0: none), sid, user id, name, host, expiry ('' for none). Returns 1, or 0
+# when the user already has `limit` connections (nothing is stored then).
+_ADD = """
+if tonumber(ARGV[1]) > 0 and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'uid', ARGV[3], 'name', ARGV[4], 'host', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'exp', ARGV[6]) end
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+return 1
+"""
+
 # KEYS: the connection's hash and room set; ARGV: key prefix, sid.
 # Returns nil, or {uid, name, expires_at, room1, left1, room2, left2, ...}.
 _REMOVE = """
@@ -159,6 +174,7 @@ class RedisPresenceStore:
         # rooms a local connection is known to be in; a miss is checked in Redis, because
         # another process may put one of ours in a room (stranger chat pairs across processes)
         self._rooms: dict[str, set[str]] = {}
+        self._add = redis.register_script(_ADD)
         self._enter = redis.register_script(_ENTER)
         self._exit = redis.register_script(_EXIT)
         self._remove = redis.register_script(_REMOVE)
@@ -170,19 +186,31 @@ class RedisPresenceStore:
         """KEYS of the enter and exit scripts: the connection's rooms, the room, the connection."""
         return [self._key("sid", sid, "rooms"), self._key("room", room), self._key("sid", sid)]
 
-    def add_connection(self, sid: str, identity: Identity) -> None:
+    def add_connection(self, sid: str, identity: Identity, limit: int = 0) -> bool:
+        # counted in Redis: the cap holds across processes (a dead process's connections
+        # count until a survivor reaps them, within about PRESENCE_TTL)
+        added = self._add(
+            keys=[
+                self._key("sid", sid),
+                self._key("user", identity.user_id, "sids"),
+                self._key("host", self.host_id, "sids"),
+                self._key("names"),
+            ],
+            args=[
+                limit,
+                sid,
+                identity.user_id,
+                identity.username,
+                self.host_id,
+                "" if identity.expires_at is None else repr(identity.expires_at),
+            ],
+        )
+        if not added:
+            return False
         with self._lock:
             self._identities[sid] = identity
             self._rooms[sid] = set()
-        connection = {"uid": identity.user_id, "name": identity.username, "host": self.host_id}
-        if identity.expires_at is not None:
-            connection["exp"] = repr(identity.expires_at)
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self._key("sid", sid), mapping=connection)
-            pipe.sadd(self._key("user", identity.user_id, "sids"), sid)
-            pipe.sadd(self._key("host", self.host_id, "sids"), sid)
-            pipe.hset(self._key("names"), identity.user_id, identity.username)
-            pipe.execute()
+        return True
 
     def remove_connection(self, sid: str) -> tuple[Identity | None, list[tuple[str, bool]]]:
         with self._lock:
