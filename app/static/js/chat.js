@@ -1,6 +1,17 @@
 // The chat page: speaks protocol v1 (docs/protocol.md) to the server over Socket.IO.
 import { io } from "../vendor/socket.io/socket.io.esm.min.js";
-import { explain, fullTime, linkify, newClientId, roomName, seconds, shortTime } from "./text.js";
+import {
+  explain,
+  fullTime,
+  linkify,
+  newClientId,
+  number,
+  roomName,
+  seconds,
+  serverLength,
+  serverTrim,
+  shortTime,
+} from "./text.js";
 
 const GENERAL = "general";
 const ACK_TIMEOUT_MS = 10_000;
@@ -15,6 +26,8 @@ const NEAR_TOP_PX = 150;
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGES = 20;
 const OFFLINE_AFTER_ATTEMPTS = 4;
+const TEXT_LIMIT = 4000; // protocol: `too_large` over 4000 characters, counted as "Lengths" says
+const COUNT_FROM = 3500; // the character count shows from here on
 
 const $ = (id) => document.getElementById(id);
 const layout = document.querySelector(".layout");
@@ -800,11 +813,22 @@ function pendingStatus(item) {
   return "Waiting for the connection…";
 }
 
+// Sending the same text again cannot fix these: the text has to change (Edit).
+const NEEDS_EDIT = ["too_large", "invalid"];
+
 function renderPendingStatus(item) {
   if (!item.li) return;
-  item.li.classList.toggle("failed", item.state === "failed");
+  const showing = item.room === state.active && item.li.isConnected;
+  const pinned = showing && isPinned();
+  const failed = item.state === "failed";
+  item.li.classList.toggle("failed", failed);
   item.li.querySelector(".status").textContent = pendingStatus(item);
-  item.li.querySelector(".actions").hidden = item.state !== "failed";
+  item.li.querySelector(".actions").hidden = !failed;
+  const edit = NEEDS_EDIT.includes(item.code);
+  item.li.querySelector(".retry").hidden = edit;
+  item.li.querySelector(".edit").hidden = !edit;
+  // The failure's buttons just grew below the message: keep them on screen, not under the box.
+  if (failed && pinned) scrollToBottom();
 }
 
 function pendingElement(item) {
@@ -816,17 +840,22 @@ function pendingElement(item) {
   const body = element("div", "text");
   linkify(item.text, body);
   const actions = element("p", "actions");
-  const retry = element("button", "secondary", "Retry");
+  const retry = element("button", "secondary retry", "Retry");
   retry.type = "button";
   retry.addEventListener("click", () => {
     item.state = "queued";
+    item.code = null;
     renderPendingStatus(item);
     pump();
   });
+  const edit = element("button", "secondary edit", "Edit");
+  edit.type = "button";
+  edit.title = "Put the text back into the message box";
+  edit.addEventListener("click", () => editPending(item));
   const discard = element("button", "link", "Discard");
   discard.type = "button";
   discard.addEventListener("click", () => dropPending(item));
-  actions.append(retry, " ", discard);
+  actions.append(retry, edit, " ", discard);
   li.append(avatar(me), meta, body, element("p", "status"), actions);
   return li;
 }
@@ -847,6 +876,21 @@ function dropPending(item) {
   item.li?.remove();
   regroup(next);
   saveOutbox();
+}
+
+// Edit: the failed text goes back into the message box (before anything typed since), and
+// the failed entry goes away.
+function editPending(item) {
+  dropPending(item);
+  if (state.active !== item.room) show(item.room);
+  const typedSince = composer.value.trim() ? `\n${composer.value}` : "";
+  composer.value = item.text + typedSince;
+  const r = activeRoom();
+  if (r) r.draft = composer.value;
+  autosize();
+  renderCount();
+  composer.focus();
+  composer.setSelectionRange(item.text.length, item.text.length);
 }
 
 function resolvePending(name, clientId) {
@@ -903,6 +947,7 @@ async function pump() {
         break;
       }
       item.state = "failed";
+      item.code = code;
       item.reason = explain(ack.error, "send", place(item.room), kindOf(item.room));
       renderPendingStatus(item);
       if (code === "unauthorized") break;
@@ -980,6 +1025,7 @@ function display(name, view) {
   scroller.replaceChildren($("history-status"), ...(r ? [r.list] : []));
   composer.value = r?.draft ?? "";
   autosize();
+  renderCount();
   renderRoom();
   renderRooms();
   if (r) {
@@ -1012,8 +1058,24 @@ function autosize() {
   composer.style.height = `${Math.min(composer.scrollHeight + 2, 160)}px`;
 }
 
+// Near the limit, a count as the server counts ("3,612 / 4,000"); over it, in the error colour.
+function renderCount() {
+  const length = serverLength(composer.value);
+  const counter = $("char-count");
+  counter.hidden = length < COUNT_FROM;
+  counter.textContent = `${number(length)} / ${number(TEXT_LIMIT)}`;
+  counter.classList.toggle("over", length > TEXT_LIMIT);
+  if (length > TEXT_LIMIT) composer.setAttribute("aria-invalid", "true");
+  else {
+    composer.removeAttribute("aria-invalid");
+    clearError("length");
+  }
+  return length;
+}
+
 composer.addEventListener("input", () => {
   autosize();
+  renderCount();
   typed();
 });
 composer.addEventListener("keydown", (event) => {
@@ -1024,12 +1086,19 @@ composer.addEventListener("keydown", (event) => {
 $("send-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const r = activeRoom();
-  const text = composer.value.trim();
+  const text = serverTrim(composer.value);
   if (!r || !text) return;
+  // Refused here, in words, with the text kept: the server would refuse it as `too_large`.
+  const length = renderCount();
+  if (length > TEXT_LIMIT) {
+    const over = `${number(length)} characters, the limit is ${number(TEXT_LIMIT)}`;
+    return showError(`That message is too long: ${over}. Shorten it to send it.`, "length");
+  }
   stopTyping();
   composer.value = "";
   r.draft = "";
   autosize();
+  renderCount();
   queueMessage(r.name, text);
   scrollToBottom();
 });
