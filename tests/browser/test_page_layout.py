@@ -174,10 +174,9 @@ def test_user_text_is_isolated_so_bidi_controls_cannot_reorder_the_page(open_cha
     # Names inside the page's own sentences are isolated too.
     expect(hana.locator("#typing")).to_have_text("ivo is typing…")
     expect(hana.locator("#typing bdi")).to_have_text("ivo")
-    expect(hana.locator("#scroller .notice", has_text="ivo joined").locator("bdi")).to_have_text(
-        "ivo"
-    )
-    for selector in ("#member-list .member-name", ".room-button .room-label"):
+    notice = hana.locator("#scroller .notice", has_text="ivo joined")
+    expect(notice.locator("bdi")).to_have_text(["ivo", "bidi-room"])
+    for selector in ("#member-list .member-name", "#my-rooms .room-label"):
         for node in hana.locator(selector).all():
             expect(node).to_have_attribute("dir", "auto")
     ivo.disconnect()

@@ -387,9 +387,7 @@ function roomButton(name, joined) {
   button.className = "room-button";
   button.dataset.room = name;
   if (name === state.active) button.setAttribute("aria-current", "page");
-  const label = document.createElement("span");
-  label.className = "room-label";
-  label.textContent = place(name);
+  const label = userText("span", "room-label", place(name));
   const meta = document.createElement("span");
   meta.className = "room-meta";
   if (unread > 0) meta.append(unreadBadge(unread));
@@ -463,6 +461,28 @@ function element(tag, className, text) {
   return node;
 }
 
+// User-provided text (names, topics, messages) is isolated from the page's own words: bidi
+// controls or right-to-left letters in it cannot reorder what is around it (issue 12).
+function userText(tag, className, text) {
+  const node = element(tag, className, text);
+  node.dir = "auto";
+  return node;
+}
+
+/** words`${user} joined #${room}`: the page's words as text, each value in its own <bdi>. */
+function words(strings, ...values) {
+  return strings.flatMap((text, index) => (index < values.length ? [text, { user: values[index] }] : [text]));
+}
+
+function nodes(parts) {
+  if (typeof parts === "string") return [parts];
+  return parts.map((part) => (typeof part === "string" ? part : element("bdi", null, String(part.user))));
+}
+
+function plain(parts) {
+  return typeof parts === "string" ? parts : parts.map((part) => (typeof part === "string" ? part : part.user)).join("");
+}
+
 function avatar(user) {
   const node = element("span", "avatar", [...user][0].toUpperCase());
   node.setAttribute("aria-hidden", "true");
@@ -472,7 +492,7 @@ function avatar(user) {
 
 function header(user, date, iso) {
   const meta = element("p", "meta");
-  meta.append(element("span", "author", user));
+  meta.append(userText("span", "author", user));
   if (user === me) meta.append(element("span", "you", "(you)"));
   const time = element("time", null, shortTime(date));
   time.dateTime = iso;
@@ -487,7 +507,7 @@ function messageElement(message) {
   li.dataset.id = message.id;
   li.dataset.user = message.user;
   li.dataset.time = date.getTime();
-  const body = element("div", "text");
+  const body = userText("div", "text");
   linkify(message.text, body);
   li.append(avatar(message.user), header(message.user, date, message.ts), body);
   return li;
@@ -548,13 +568,16 @@ function addMessages(r, messages, live) {
   renderRooms();
 }
 
+/** A line of the page's own between messages; `text`: a string or words`...`. */
 function addNotice(r, text) {
   const pinned = r.name === state.active && isPinned();
   const li = element("li", "notice");
   const now = new Date();
   const time = element("time", null, shortTime(now));
   time.dateTime = now.toISOString();
-  li.append(element("span", null, text), " ", time);
+  const span = element("span");
+  span.append(...nodes(text));
+  li.append(span, " ", time);
   insertInOrder(r.list, li, Number.MAX_SAFE_INTEGER);
   regroup(li.nextElementSibling);
   if (pinned) scrollToBottom();
@@ -701,7 +724,7 @@ function renderMembers() {
   $("member-list").replaceChildren(
     ...members.map((name) => {
       const li = element("li", "member");
-      li.append(avatar(name), element("span", "member-name", name));
+      li.append(avatar(name), userText("span", "member-name", name));
       if (name === me) li.append(element("span", "you", "(you)"));
       else if (!(r.kind === "dm" && name === r.with)) li.append(dmButton(name));
       return li;
@@ -720,11 +743,11 @@ socket.on("presence", ({ room: name, user, status }) => {
   const noticed = r.kind === "public";
   if (status === "joined" && !present) {
     r.members = sortNames([...r.members, user]);
-    if (noticed) addNotice(r, `${user} joined #${name}`);
+    if (noticed) addNotice(r, words`${user} joined #${name}`);
   } else if (status === "left" && present) {
     r.members = r.members.filter((member) => member !== user);
     stopShowingTyping(r, user);
-    if (noticed) addNotice(r, `${user} left #${name}`);
+    if (noticed) addNotice(r, words`${user} left #${name}`);
   }
   if (name === state.active) renderMembers();
   if (name === stranger.room) renderStranger();
@@ -756,10 +779,10 @@ function stopShowingTyping(r, user) {
 function renderTyping() {
   const names = activeRoom() ? sortNames(activeRoom().typing.keys()) : [];
   let text = "";
-  if (names.length === 1) text = `${names[0]} is typing…`;
-  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-  else if (names.length > 2) text = `${names[0]}, ${names[1]} and ${names.length - 2} more are typing…`;
-  $("typing").textContent = text;
+  if (names.length === 1) text = words`${names[0]} is typing…`;
+  else if (names.length === 2) text = words`${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = words`${names[0]}, ${names[1]} and ${names.length - 2} more are typing…`;
+  $("typing").replaceChildren(...nodes(text));
 }
 
 let typingIn = null;
@@ -837,7 +860,7 @@ function pendingElement(item) {
   li.dataset.user = me;
   li.dataset.time = item.createdAt;
   const meta = header(me, date, date.toISOString());
-  const body = element("div", "text");
+  const body = userText("div", "text");
   linkify(item.text, body);
   const actions = element("p", "actions");
   const retry = element("button", "secondary retry", "Retry");
@@ -973,8 +996,9 @@ function renderRoom() {
   let topic = r?.topic ?? "";
   if (strangerView) topic = "";
   else if (r?.kind === "dm") topic = "Direct message";
-  $("room-name").textContent = strangerView ? "Talk to a stranger" : r ? place(r.name) : "No room";
-  $("room-topic").textContent = topic;
+  const title = strangerView ? "Talk to a stranger" : r ? element("bdi", null, place(r.name)) : "No room";
+  $("room-name").replaceChildren(title);
+  $("room-topic").replaceChildren(element("bdi", null, topic));
   $("room-topic").hidden = !topic;
   $("leave").hidden = !r || r.kind !== "public";
   $("stranger").hidden = !strangerView;
@@ -1195,12 +1219,12 @@ async function toggleBlock(user) {
     addNotice(
       r,
       unblocking
-        ? `You unblocked ${user}.`
-        : `You blocked ${user}: neither of you can send messages here until you unblock them.`,
+        ? words`You unblocked ${user}.`
+        : words`You blocked ${user}: neither of you can send messages here until you unblock them.`,
     );
   }
   // Blocking your stranger ends the chat (protocol: `block`).
-  if (!unblocking && pairedWith) pairEnded(`You blocked ${user} and left the chat.`, `You blocked ${user}.`);
+  if (!unblocking && pairedWith) pairEnded(words`You blocked ${user} and left the chat.`, words`You blocked ${user}.`);
   else renderRoom();
 }
 
@@ -1305,7 +1329,7 @@ function findPartner() {
 async function stopStranger() {
   const { status, partner } = stranger;
   clearTimeout(partnerRetry);
-  if (status === "paired") pairEnded(`You left the chat with ${partner}.`, "You left the chat.");
+  if (status === "paired") pairEnded(words`You left the chat with ${partner}.`, "You left the chat.");
   else if (status === "waiting") setStranger("idle");
   else return;
   const ack = await ask("leave_partner", {});
@@ -1325,7 +1349,7 @@ socket.on("partner_found", ({ room: name, partner } = {}) => {
 
 socket.on("partner_left", ({ room: name } = {}) => {
   if (name !== stranger.room || stranger.status !== "paired") return;
-  pairEnded("Your partner left.", `${stranger.partner} left the chat.`);
+  pairEnded("Your partner left.", words`${stranger.partner} left the chat.`);
 });
 
 function renderStrangerEntry() {
@@ -1337,8 +1361,8 @@ function renderStrangerEntry() {
   $("stranger-unread").hidden = unread === 0;
   $("stranger-unread").textContent = unread > 99 ? "99+" : String(unread);
   $("stranger-unread").setAttribute("aria-label", `${unread} unread`);
-  const hint = { idle: "", waiting: "waiting…", paired: `with ${stranger.partner}`, ended: "ended" };
-  $("stranger-hint").textContent = hint[stranger.status];
+  const hint = { idle: "", waiting: "waiting…", paired: words`with ${stranger.partner}`, ended: "ended" };
+  $("stranger-hint").replaceChildren(...nodes(hint[stranger.status]));
 }
 
 function renderStranger() {
@@ -1349,12 +1373,14 @@ function renderStranger() {
   const text = {
     idle: note || "Meet someone new: press Start to be matched with a random person.",
     waiting: "Waiting for someone…",
-    paired: `You are talking to ${partner}${away ? ` (connection lost, waiting for ${partner} to come back…)` : ""}`,
+    paired: away
+      ? words`You are talking to ${partner} (connection lost, waiting for ${partner} to come back…)`
+      : words`You are talking to ${partner}`,
     ended: note,
   };
   const line = $("stranger-status");
   line.dataset.state = status;
-  if (line.textContent !== text[status]) line.textContent = text[status];
+  if (line.textContent !== plain(text[status])) line.replaceChildren(...nodes(text[status]));
   const controls = ["stranger-start", "stranger-next", "stranger-stop", "stranger-block"];
   const hadFocus = controls.includes(document.activeElement?.id) ? document.activeElement : null;
   $("stranger-start").hidden = status === "waiting" || status === "paired";
