@@ -12,6 +12,8 @@ import {
   serverTrim,
   shortTime,
 } from "./text.js";
+import { TokenBucket } from "./budget.js";
+import { Directory } from "./directory.js";
 
 const GENERAL = "general";
 const ACK_TIMEOUT_MS = 10_000;
@@ -19,7 +21,10 @@ const TYPING_REFRESH_MS = 2_000; // protocol: `typing: true` at most every 2 s
 const TYPING_IDLE_MS = 3_000;
 const TYPING_STALE_MS = 5_000; // protocol: an indicator is stale after about 5 s
 const GROUP_GAP_MS = 5 * 60_000;
-const ROOMS_POLL_MS = 30_000; // online counts of rooms we are not in have no event
+const ROOMS_PAGE = 50;
+// The first page of `rooms` is fetched again at most this often, and only while the page is
+// visible (online counts of rooms we are not in have no event). window.chatRoomsRefreshMs: tests.
+const ROOMS_REFRESH_MS = Number(window.chatRoomsRefreshMs) || 60_000;
 const RETRY_MS = 3_000;
 const PINNED_PX = 48;
 const NEAR_TOP_PX = 150;
@@ -94,10 +99,10 @@ class Room {
 }
 
 const rooms = new Map();
+const directory = new Directory();
 const state = {
   view: "room", // or "stranger": the "Talk to a stranger" view
   active: GENERAL,
-  directory: [], // the `rooms` ack
   epoch: 0,
   attempts: 0,
   signedOut: false,
@@ -142,7 +147,7 @@ function place(name) {
   const r = rooms.get(name);
   const kind = r?.kind ?? kindOf(name);
   if (kind === "public") return `#${name}`;
-  const other = r?.with ?? state.directory.find((entry) => entry.name === name)?.with;
+  const other = r?.with ?? directory.find(name)?.with;
   if (kind === "dm") return other ?? "a direct message";
   return other ?? "a stranger";
 }
@@ -207,7 +212,7 @@ socket.on("connect", async () => {
   if (state.view === "room" && !activeRoom()?.joined) show(firstRoom());
   // A dropped connection leaves the queue (protocol: `leave_partner`): queue again.
   if (stranger.status === "waiting") askForPartner();
-  refreshRooms();
+  fetchRooms();
   pump();
 });
 
@@ -263,7 +268,9 @@ async function joinRoom(name) {
         showError(explain(ack.error, "join", place(name), r.kind), "join");
       }
       if (["timeout", "internal", "rate_limited"].includes(code)) {
-        setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), RETRY_MS);
+        // Never before the time a `rate_limited` names: an early retry counts as flooding.
+        const wait = code === "rate_limited" ? Math.max(RETRY_MS, seconds(ack.error.retry_after) * 1000) : RETRY_MS;
+        setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), wait);
       }
       return false;
     }
@@ -315,7 +322,6 @@ async function enter(name) {
   } else {
     show(name);
   }
-  refreshRooms();
 }
 
 async function leave(name) {
@@ -328,26 +334,62 @@ async function leave(name) {
     }
   }
   clearError("leave");
+  // Listed under "More rooms" at once (the directory may not have it: a room created here).
+  if (r.kind === "public") {
+    const online = r.members.filter((member) => member !== me).length;
+    directory.remember({ name, topic: r.topic, online, kind: "public" });
+  }
   forget(name);
-  refreshRooms();
 }
 
-async function refreshRooms() {
-  const ack = await ask("rooms", {});
-  if (!ack.ok) return;
-  state.directory = ack.rooms;
-  for (const entry of ack.rooms) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
+const roomsFetch = { at: -Infinity, busy: false, firstAfter: false, soon: 0, retry: 0 };
+
+/** Fetch a page of `rooms`: the first (`after` null) or the one after `after` ("Show more"). */
+async function fetchRooms(after = null, retried = false) {
+  if (roomsFetch.busy) {
+    if (after === null) roomsFetch.firstAfter = true; // fetched when the current one is done
+    return;
+  }
+  roomsFetch.busy = true;
+  renderMoreRooms();
+  if (after === null) roomsFetch.at = Date.now();
+  const ack = await ask("rooms", after === null ? { limit: ROOMS_PAGE } : { after, limit: ROOMS_PAGE });
+  roomsFetch.busy = false;
+  if (ack.ok) {
+    if (after === null) directory.applyFirst(ack);
+    else directory.applyMore(ack);
+    for (const entry of directory.first) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
+  } else if (ack.error?.code === "rate_limited" && !retried) {
+    // Another tab of this user spent the budget: once more when the server allows, no loop.
+    clearTimeout(roomsFetch.retry);
+    const wait = seconds(ack.error.retry_after) * 1000;
+    roomsFetch.retry = setTimeout(() => socket.connected && fetchRooms(after, true), wait);
+  }
   renderRooms();
+  if (roomsFetch.firstAfter) {
+    roomsFetch.firstAfter = false;
+    fetchRooms();
+  }
 }
 
-let roomsRefreshTimer = 0;
+// Focus, visibility and opening the list ask for fresh counts, often several at once: one
+// `rooms` for a burst, at most every ROOMS_REFRESH_MS, and none while the page is hidden.
 function refreshRoomsSoon() {
-  clearTimeout(roomsRefreshTimer);
-  roomsRefreshTimer = setTimeout(refreshRooms, 300);
+  if (roomsFetch.soon) return;
+  roomsFetch.soon = setTimeout(() => {
+    roomsFetch.soon = 0;
+    if (document.hidden || !socket.connected || Date.now() - roomsFetch.at < ROOMS_REFRESH_MS) return;
+    fetchRooms();
+  }, 300);
 }
-setInterval(() => {
-  if (!document.hidden) refreshRooms();
-}, ROOMS_POLL_MS);
+window.addEventListener("focus", refreshRoomsSoon);
+
+function renderMoreRooms() {
+  const more = $("more-rooms");
+  more.hidden = !directory.next;
+  more.disabled = roomsFetch.busy;
+}
+$("more-rooms").addEventListener("click", () => directory.next && fetchRooms(directory.next));
 
 function unreadCount(r) {
   const mark = readMarks[r.name];
@@ -377,7 +419,7 @@ function unreadBadge(unread) {
 
 function roomButton(name, joined) {
   const r = rooms.get(name);
-  const listed = state.directory.find((entry) => entry.name === name);
+  const listed = directory.find(name);
   const online = r?.ready ? r.members.length : listed?.online;
   const unread = joined && name !== state.active ? unreadCount(r) : 0;
   const dm = kindOf(name) === "dm";
@@ -412,7 +454,8 @@ function renderRooms() {
     .filter((r) => r.kind === "public")
     .map((r) => r.name)
     .sort();
-  const others = state.directory
+  const others = directory
+    .entries()
     .map((entry) => entry.name)
     .filter((name) => kindOf(name) === "public" && !rooms.get(name)?.joined);
   const dms = joinedRooms()
@@ -422,9 +465,10 @@ function renderRooms() {
   const focused = document.activeElement?.dataset?.room;
   $("my-rooms").replaceChildren(...mine.map((name) => roomButton(name, true)));
   $("other-rooms").replaceChildren(...others.map((name) => roomButton(name, false)));
-  $("other-rooms-heading").hidden = others.length === 0;
+  $("other-rooms-heading").hidden = others.length === 0 && !directory.next;
   $("dm-rooms").replaceChildren(...dms.map((name) => roomButton(name, true)));
   $("dm-empty").hidden = dms.length > 0;
+  renderMoreRooms();
   renderStrangerEntry();
   // Re-rendering must not throw a keyboard user's focus back to the page's start.
   if (focused) document.querySelector(`.room-button[data-room="${CSS.escape(focused)}"]`)?.focus();
@@ -698,6 +742,7 @@ $("notify").addEventListener("click", async () => {
 document.addEventListener("visibilitychange", () => {
   const r = activeRoom();
   if (!document.hidden && r) markRead(r);
+  if (!document.hidden) refreshRoomsSoon();
   renderRooms();
 });
 
@@ -752,7 +797,6 @@ socket.on("presence", ({ room: name, user, status }) => {
   if (name === state.active) renderMembers();
   if (name === stranger.room) renderStranger();
   renderRooms();
-  refreshRoomsSoon();
 });
 
 socket.on("message", (message) => {
@@ -785,34 +829,80 @@ function renderTyping() {
   $("typing").replaceChildren(...nodes(text));
 }
 
-let typingIn = null;
-let typingSentAt = 0;
+// Typing signals stay inside the server's typing budget (TYPING_RATE, TYPING_BURST), with a
+// margin: the network can bunch signals up on the way, and a refused one is a flood strike.
+const typingBudget = new TokenBucket(
+  0.8 * (Number(layout.dataset.typingRate) || 5),
+  Math.max(1, Math.floor(0.8 * (Number(layout.dataset.typingBurst) || 10))),
+);
+let typingActive = false; // a key was pressed in the last TYPING_IDLE_MS
+let typingIn = null; // the room a `true` went to, with no `false` since
+let lastTrueAt = -Infinity;
 let typingIdle = 0;
+let typingLater = 0; // a `true` held back by the 2 s rule or the budget, sent when allowed
+let pendingFalse = null; // a `false` waiting for a token
+let pendingFalseTimer = 0;
 
 function sendTyping(name, typing) {
-  if (!socket.connected || !rooms.get(name)?.ready) return false;
-  socket.emit("typing", { room: name, typing });
+  if (!socket.connected || !rooms.get(name)?.ready || !typingBudget.take()) return false;
+  socket.emit("typing", { room: name, typing }, (ack) => {
+    // Refused after all (another tab of this user spends the same budget): wait as told.
+    if (ack?.ok === false && ack.error?.code === "rate_limited") {
+      typingBudget.pause(seconds(ack.error.retry_after) * 1000);
+    }
+  });
   return true;
+}
+
+// Without a token, a `false` waits for one; a newer `true` to that room replaces it. (Others'
+// pages also clear an indicator on the typist's message, and after 5 s without a refresh.)
+function sendFalse(name) {
+  clearTimeout(pendingFalseTimer);
+  pendingFalse = null;
+  if (sendTyping(name, false) || !socket.connected || !rooms.get(name)?.ready) return;
+  pendingFalse = name;
+  pendingFalseTimer = setTimeout(() => pendingFalse === name && sendFalse(name), typingBudget.wait() + 10);
 }
 
 function stopTyping() {
   clearTimeout(typingIdle);
-  if (typingIn) sendTyping(typingIn, false);
+  clearTimeout(typingLater);
+  typingLater = 0;
+  typingActive = false;
+  if (typingIn) sendFalse(typingIn);
   typingIn = null;
-  typingSentAt = 0;
+}
+
+// Protocol: `true` at most every 2 s while keys are pressed, `false` only after a `true`.
+function signalTyping() {
+  const r = activeRoom();
+  if (!typingActive || !r || typingLater) return;
+  const wait = Math.max(lastTrueAt + TYPING_REFRESH_MS - Date.now(), typingBudget.wait());
+  if (wait > 0) {
+    typingLater = setTimeout(() => {
+      typingLater = 0;
+      signalTyping();
+    }, wait);
+    return;
+  }
+  if (pendingFalse === r.name) {
+    clearTimeout(pendingFalseTimer);
+    pendingFalse = null;
+  }
+  if (sendTyping(r.name, true)) {
+    typingIn = r.name;
+    lastTrueAt = Date.now();
+  }
 }
 
 function typed() {
   const r = activeRoom();
   if (!r || !composer.value.trim()) return stopTyping();
-  const now = Date.now();
-  if ((typingIn !== r.name || now - typingSentAt >= TYPING_REFRESH_MS) && sendTyping(r.name, true)) {
-    if (typingIn && typingIn !== r.name) sendTyping(typingIn, false);
-    typingIn = r.name;
-    typingSentAt = now;
-  }
+  if (typingIn && typingIn !== r.name) stopTyping();
   clearTimeout(typingIdle);
   typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  typingActive = true;
+  signalTyping();
 }
 
 // ---- sending: an outbox that survives reconnects (and reloads, per tab) --------------------
@@ -1182,7 +1272,6 @@ async function openDm(user) {
   }
   show(name);
   composer.focus();
-  refreshRoomsSoon();
 }
 
 socket.on("dm_opened", ({ room: name, user } = {}) => {
@@ -1411,6 +1500,7 @@ function openDrawer(id) {
   document.body.dataset.drawer = id;
   $("backdrop").hidden = false;
   drawerButtons[id].setAttribute("aria-expanded", "true");
+  if (id === "sidebar") refreshRoomsSoon(); // the directory is on screen: fresh counts
   $(id).querySelector("button, input, a")?.focus();
 }
 
