@@ -1276,7 +1276,14 @@ async function openDm(user) {
 
 socket.on("dm_opened", ({ room: name, user } = {}) => {
   if (typeof name !== "string" || kindOf(name) !== "dm") return;
-  adoptDm(name, user);
+  // Opened for us again (after an unblock, say): a block may have taken this connection out
+  // of the room (protocol: `block`), so join it again; `since` catches up what was missed.
+  refusedDms.delete(name);
+  const known = rooms.get(name);
+  if (known?.ready && socket.connected) {
+    known.ready = false;
+    joinRoom(name);
+  } else adoptDm(name, user);
   renderRooms();
 });
 
