@@ -1168,8 +1168,11 @@ function clearError(source) {
 $("error-close").addEventListener("click", () => clearError());
 
 function autosize() {
+  const pinned = isPinned();
   composer.style.height = "auto";
   composer.style.height = `${Math.min(composer.scrollHeight + 2, 160)}px`;
+  // A taller box makes the list shorter: keep its newest line (a failed message's buttons) in view.
+  if (pinned) scrollToBottom();
 }
 
 // Near the limit, a count as the server counts ("3,612 / 4,000"); over it, in the error colour.
