@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 
 from tests.browser.helpers import bot, join, message, send, texts
 
-# History is seeded by a bot: let it post quickly (the page's own rate-limit handling is
-# tested in test_limits.py).
+# History is seeded by a bot: let it post quickly (EVENT_*: the budget every event is charged
+# to; the page's own rate-limit handling is tested in test_resilience.py, test_page_budgets.py).
 SERVER_ENV = {
     "MESSAGE_RATE": "1000",
     "MESSAGE_BURST": "1000",

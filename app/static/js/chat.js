@@ -1,6 +1,19 @@
 // The chat page: speaks protocol v1 (docs/protocol.md) to the server over Socket.IO.
 import { io } from "../vendor/socket.io/socket.io.esm.min.js";
-import { explain, fullTime, linkify, newClientId, roomName, seconds, shortTime } from "./text.js";
+import {
+  explain,
+  fullTime,
+  linkify,
+  newClientId,
+  number,
+  roomName,
+  seconds,
+  serverLength,
+  serverTrim,
+  shortTime,
+} from "./text.js";
+import { TokenBucket } from "./budget.js";
+import { Directory } from "./directory.js";
 
 const GENERAL = "general";
 const ACK_TIMEOUT_MS = 10_000;
@@ -8,13 +21,18 @@ const TYPING_REFRESH_MS = 2_000; // protocol: `typing: true` at most every 2 s
 const TYPING_IDLE_MS = 3_000;
 const TYPING_STALE_MS = 5_000; // protocol: an indicator is stale after about 5 s
 const GROUP_GAP_MS = 5 * 60_000;
-const ROOMS_POLL_MS = 30_000; // online counts of rooms we are not in have no event
+const ROOMS_PAGE = 50;
+// The first page of `rooms` is fetched again at most this often, and only while the page is
+// visible (online counts of rooms we are not in have no event). window.chatRoomsRefreshMs: tests.
+const ROOMS_REFRESH_MS = Number(window.chatRoomsRefreshMs) || 60_000;
 const RETRY_MS = 3_000;
 const PINNED_PX = 48;
 const NEAR_TOP_PX = 150;
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGES = 20;
 const OFFLINE_AFTER_ATTEMPTS = 4;
+const TEXT_LIMIT = 4000; // protocol: `too_large` over 4000 characters, counted as "Lengths" says
+const COUNT_FROM = 3500; // the character count shows from here on
 
 const $ = (id) => document.getElementById(id);
 const layout = document.querySelector(".layout");
@@ -81,10 +99,10 @@ class Room {
 }
 
 const rooms = new Map();
+const directory = new Directory();
 const state = {
   view: "room", // or "stranger": the "Talk to a stranger" view
   active: GENERAL,
-  directory: [], // the `rooms` ack
   epoch: 0,
   attempts: 0,
   signedOut: false,
@@ -129,7 +147,7 @@ function place(name) {
   const r = rooms.get(name);
   const kind = r?.kind ?? kindOf(name);
   if (kind === "public") return `#${name}`;
-  const other = r?.with ?? state.directory.find((entry) => entry.name === name)?.with;
+  const other = r?.with ?? directory.find(name)?.with;
   if (kind === "dm") return other ?? "a direct message";
   return other ?? "a stranger";
 }
@@ -194,7 +212,7 @@ socket.on("connect", async () => {
   if (state.view === "room" && !activeRoom()?.joined) show(firstRoom());
   // A dropped connection leaves the queue (protocol: `leave_partner`): queue again.
   if (stranger.status === "waiting") askForPartner();
-  refreshRooms();
+  fetchRooms();
   pump();
 });
 
@@ -250,7 +268,9 @@ async function joinRoom(name) {
         showError(explain(ack.error, "join", place(name), r.kind), "join");
       }
       if (["timeout", "internal", "rate_limited"].includes(code)) {
-        setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), RETRY_MS);
+        // Never before the time a `rate_limited` names: an early retry counts as flooding.
+        const wait = code === "rate_limited" ? Math.max(RETRY_MS, seconds(ack.error.retry_after) * 1000) : RETRY_MS;
+        setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), wait);
       }
       return false;
     }
@@ -302,7 +322,6 @@ async function enter(name) {
   } else {
     show(name);
   }
-  refreshRooms();
 }
 
 async function leave(name) {
@@ -315,26 +334,62 @@ async function leave(name) {
     }
   }
   clearError("leave");
+  // Listed under "More rooms" at once (the directory may not have it: a room created here).
+  if (r.kind === "public") {
+    const online = r.members.filter((member) => member !== me).length;
+    directory.remember({ name, topic: r.topic, online, kind: "public" });
+  }
   forget(name);
-  refreshRooms();
 }
 
-async function refreshRooms() {
-  const ack = await ask("rooms", {});
-  if (!ack.ok) return;
-  state.directory = ack.rooms;
-  for (const entry of ack.rooms) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
+const roomsFetch = { at: -Infinity, busy: false, firstAfter: false, soon: 0, retry: 0 };
+
+/** Fetch a page of `rooms`: the first (`after` null) or the one after `after` ("Show more"). */
+async function fetchRooms(after = null, retried = false) {
+  if (roomsFetch.busy) {
+    if (after === null) roomsFetch.firstAfter = true; // fetched when the current one is done
+    return;
+  }
+  roomsFetch.busy = true;
+  renderMoreRooms();
+  if (after === null) roomsFetch.at = Date.now();
+  const ack = await ask("rooms", after === null ? { limit: ROOMS_PAGE } : { after, limit: ROOMS_PAGE });
+  roomsFetch.busy = false;
+  if (ack.ok) {
+    if (after === null) directory.applyFirst(ack);
+    else directory.applyMore(ack);
+    for (const entry of directory.first) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
+  } else if (ack.error?.code === "rate_limited" && !retried) {
+    // Another tab of this user spent the budget: once more when the server allows, no loop.
+    clearTimeout(roomsFetch.retry);
+    const wait = seconds(ack.error.retry_after) * 1000;
+    roomsFetch.retry = setTimeout(() => socket.connected && fetchRooms(after, true), wait);
+  }
   renderRooms();
+  if (roomsFetch.firstAfter) {
+    roomsFetch.firstAfter = false;
+    fetchRooms();
+  }
 }
 
-let roomsRefreshTimer = 0;
+// Focus, visibility and opening the list ask for fresh counts, often several at once: one
+// `rooms` for a burst, at most every ROOMS_REFRESH_MS, and none while the page is hidden.
 function refreshRoomsSoon() {
-  clearTimeout(roomsRefreshTimer);
-  roomsRefreshTimer = setTimeout(refreshRooms, 300);
+  if (roomsFetch.soon) return;
+  roomsFetch.soon = setTimeout(() => {
+    roomsFetch.soon = 0;
+    if (document.hidden || !socket.connected || Date.now() - roomsFetch.at < ROOMS_REFRESH_MS) return;
+    fetchRooms();
+  }, 300);
 }
-setInterval(() => {
-  if (!document.hidden) refreshRooms();
-}, ROOMS_POLL_MS);
+window.addEventListener("focus", refreshRoomsSoon);
+
+function renderMoreRooms() {
+  const more = $("more-rooms");
+  more.hidden = !directory.next;
+  more.disabled = roomsFetch.busy;
+}
+$("more-rooms").addEventListener("click", () => directory.next && fetchRooms(directory.next));
 
 function unreadCount(r) {
   const mark = readMarks[r.name];
@@ -364,7 +419,7 @@ function unreadBadge(unread) {
 
 function roomButton(name, joined) {
   const r = rooms.get(name);
-  const listed = state.directory.find((entry) => entry.name === name);
+  const listed = directory.find(name);
   const online = r?.ready ? r.members.length : listed?.online;
   const unread = joined && name !== state.active ? unreadCount(r) : 0;
   const dm = kindOf(name) === "dm";
@@ -374,9 +429,7 @@ function roomButton(name, joined) {
   button.className = "room-button";
   button.dataset.room = name;
   if (name === state.active) button.setAttribute("aria-current", "page");
-  const label = document.createElement("span");
-  label.className = "room-label";
-  label.textContent = place(name);
+  const label = userText("span", "room-label", place(name));
   const meta = document.createElement("span");
   meta.className = "room-meta";
   if (unread > 0) meta.append(unreadBadge(unread));
@@ -401,7 +454,8 @@ function renderRooms() {
     .filter((r) => r.kind === "public")
     .map((r) => r.name)
     .sort();
-  const others = state.directory
+  const others = directory
+    .entries()
     .map((entry) => entry.name)
     .filter((name) => kindOf(name) === "public" && !rooms.get(name)?.joined);
   const dms = joinedRooms()
@@ -411,9 +465,10 @@ function renderRooms() {
   const focused = document.activeElement?.dataset?.room;
   $("my-rooms").replaceChildren(...mine.map((name) => roomButton(name, true)));
   $("other-rooms").replaceChildren(...others.map((name) => roomButton(name, false)));
-  $("other-rooms-heading").hidden = others.length === 0;
+  $("other-rooms-heading").hidden = others.length === 0 && !directory.next;
   $("dm-rooms").replaceChildren(...dms.map((name) => roomButton(name, true)));
   $("dm-empty").hidden = dms.length > 0;
+  renderMoreRooms();
   renderStrangerEntry();
   // Re-rendering must not throw a keyboard user's focus back to the page's start.
   if (focused) document.querySelector(`.room-button[data-room="${CSS.escape(focused)}"]`)?.focus();
@@ -450,6 +505,28 @@ function element(tag, className, text) {
   return node;
 }
 
+// User-provided text (names, topics, messages) is isolated from the page's own words: bidi
+// controls or right-to-left letters in it cannot reorder what is around it (issue 12).
+function userText(tag, className, text) {
+  const node = element(tag, className, text);
+  node.dir = "auto";
+  return node;
+}
+
+/** words`${user} joined #${room}`: the page's words as text, each value in its own <bdi>. */
+function words(strings, ...values) {
+  return strings.flatMap((text, index) => (index < values.length ? [text, { user: values[index] }] : [text]));
+}
+
+function nodes(parts) {
+  if (typeof parts === "string") return [parts];
+  return parts.map((part) => (typeof part === "string" ? part : element("bdi", null, String(part.user))));
+}
+
+function plain(parts) {
+  return typeof parts === "string" ? parts : parts.map((part) => (typeof part === "string" ? part : part.user)).join("");
+}
+
 function avatar(user) {
   const node = element("span", "avatar", [...user][0].toUpperCase());
   node.setAttribute("aria-hidden", "true");
@@ -459,7 +536,7 @@ function avatar(user) {
 
 function header(user, date, iso) {
   const meta = element("p", "meta");
-  meta.append(element("span", "author", user));
+  meta.append(userText("span", "author", user));
   if (user === me) meta.append(element("span", "you", "(you)"));
   const time = element("time", null, shortTime(date));
   time.dateTime = iso;
@@ -474,7 +551,7 @@ function messageElement(message) {
   li.dataset.id = message.id;
   li.dataset.user = message.user;
   li.dataset.time = date.getTime();
-  const body = element("div", "text");
+  const body = userText("div", "text");
   linkify(message.text, body);
   li.append(avatar(message.user), header(message.user, date, message.ts), body);
   return li;
@@ -535,13 +612,16 @@ function addMessages(r, messages, live) {
   renderRooms();
 }
 
+/** A line of the page's own between messages; `text`: a string or words`...`. */
 function addNotice(r, text) {
   const pinned = r.name === state.active && isPinned();
   const li = element("li", "notice");
   const now = new Date();
   const time = element("time", null, shortTime(now));
   time.dateTime = now.toISOString();
-  li.append(element("span", null, text), " ", time);
+  const span = element("span");
+  span.append(...nodes(text));
+  li.append(span, " ", time);
   insertInOrder(r.list, li, Number.MAX_SAFE_INTEGER);
   regroup(li.nextElementSibling);
   if (pinned) scrollToBottom();
@@ -662,6 +742,7 @@ $("notify").addEventListener("click", async () => {
 document.addEventListener("visibilitychange", () => {
   const r = activeRoom();
   if (!document.hidden && r) markRead(r);
+  if (!document.hidden) refreshRoomsSoon();
   renderRooms();
 });
 
@@ -688,7 +769,7 @@ function renderMembers() {
   $("member-list").replaceChildren(
     ...members.map((name) => {
       const li = element("li", "member");
-      li.append(avatar(name), element("span", "member-name", name));
+      li.append(avatar(name), userText("span", "member-name", name));
       if (name === me) li.append(element("span", "you", "(you)"));
       else if (!(r.kind === "dm" && name === r.with)) li.append(dmButton(name));
       return li;
@@ -707,16 +788,15 @@ socket.on("presence", ({ room: name, user, status }) => {
   const noticed = r.kind === "public";
   if (status === "joined" && !present) {
     r.members = sortNames([...r.members, user]);
-    if (noticed) addNotice(r, `${user} joined #${name}`);
+    if (noticed) addNotice(r, words`${user} joined #${name}`);
   } else if (status === "left" && present) {
     r.members = r.members.filter((member) => member !== user);
     stopShowingTyping(r, user);
-    if (noticed) addNotice(r, `${user} left #${name}`);
+    if (noticed) addNotice(r, words`${user} left #${name}`);
   }
   if (name === state.active) renderMembers();
   if (name === stranger.room) renderStranger();
   renderRooms();
-  refreshRoomsSoon();
 });
 
 socket.on("message", (message) => {
@@ -743,40 +823,86 @@ function stopShowingTyping(r, user) {
 function renderTyping() {
   const names = activeRoom() ? sortNames(activeRoom().typing.keys()) : [];
   let text = "";
-  if (names.length === 1) text = `${names[0]} is typing…`;
-  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-  else if (names.length > 2) text = `${names[0]}, ${names[1]} and ${names.length - 2} more are typing…`;
-  $("typing").textContent = text;
+  if (names.length === 1) text = words`${names[0]} is typing…`;
+  else if (names.length === 2) text = words`${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = words`${names[0]}, ${names[1]} and ${names.length - 2} more are typing…`;
+  $("typing").replaceChildren(...nodes(text));
 }
 
-let typingIn = null;
-let typingSentAt = 0;
+// Typing signals stay inside the server's typing budget (TYPING_RATE, TYPING_BURST), with a
+// margin: the network can bunch signals up on the way, and a refused one is a flood strike.
+const typingBudget = new TokenBucket(
+  0.8 * (Number(layout.dataset.typingRate) || 5),
+  Math.max(1, Math.floor(0.8 * (Number(layout.dataset.typingBurst) || 10))),
+);
+let typingActive = false; // a key was pressed in the last TYPING_IDLE_MS
+let typingIn = null; // the room a `true` went to, with no `false` since
+let lastTrueAt = -Infinity;
 let typingIdle = 0;
+let typingLater = 0; // a `true` held back by the 2 s rule or the budget, sent when allowed
+let pendingFalse = null; // a `false` waiting for a token
+let pendingFalseTimer = 0;
 
 function sendTyping(name, typing) {
-  if (!socket.connected || !rooms.get(name)?.ready) return false;
-  socket.emit("typing", { room: name, typing });
+  if (!socket.connected || !rooms.get(name)?.ready || !typingBudget.take()) return false;
+  socket.emit("typing", { room: name, typing }, (ack) => {
+    // Refused after all (another tab of this user spends the same budget): wait as told.
+    if (ack?.ok === false && ack.error?.code === "rate_limited") {
+      typingBudget.pause(seconds(ack.error.retry_after) * 1000);
+    }
+  });
   return true;
+}
+
+// Without a token, a `false` waits for one; a newer `true` to that room replaces it. (Others'
+// pages also clear an indicator on the typist's message, and after 5 s without a refresh.)
+function sendFalse(name) {
+  clearTimeout(pendingFalseTimer);
+  pendingFalse = null;
+  if (sendTyping(name, false) || !socket.connected || !rooms.get(name)?.ready) return;
+  pendingFalse = name;
+  pendingFalseTimer = setTimeout(() => pendingFalse === name && sendFalse(name), typingBudget.wait() + 10);
 }
 
 function stopTyping() {
   clearTimeout(typingIdle);
-  if (typingIn) sendTyping(typingIn, false);
+  clearTimeout(typingLater);
+  typingLater = 0;
+  typingActive = false;
+  if (typingIn) sendFalse(typingIn);
   typingIn = null;
-  typingSentAt = 0;
+}
+
+// Protocol: `true` at most every 2 s while keys are pressed, `false` only after a `true`.
+function signalTyping() {
+  const r = activeRoom();
+  if (!typingActive || !r || typingLater) return;
+  const wait = Math.max(lastTrueAt + TYPING_REFRESH_MS - Date.now(), typingBudget.wait());
+  if (wait > 0) {
+    typingLater = setTimeout(() => {
+      typingLater = 0;
+      signalTyping();
+    }, wait);
+    return;
+  }
+  if (pendingFalse === r.name) {
+    clearTimeout(pendingFalseTimer);
+    pendingFalse = null;
+  }
+  if (sendTyping(r.name, true)) {
+    typingIn = r.name;
+    lastTrueAt = Date.now();
+  }
 }
 
 function typed() {
   const r = activeRoom();
   if (!r || !composer.value.trim()) return stopTyping();
-  const now = Date.now();
-  if ((typingIn !== r.name || now - typingSentAt >= TYPING_REFRESH_MS) && sendTyping(r.name, true)) {
-    if (typingIn && typingIn !== r.name) sendTyping(typingIn, false);
-    typingIn = r.name;
-    typingSentAt = now;
-  }
+  if (typingIn && typingIn !== r.name) stopTyping();
   clearTimeout(typingIdle);
   typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  typingActive = true;
+  signalTyping();
 }
 
 // ---- sending: an outbox that survives reconnects (and reloads, per tab) --------------------
@@ -800,11 +926,22 @@ function pendingStatus(item) {
   return "Waiting for the connection…";
 }
 
+// Sending the same text again cannot fix these: the text has to change (Edit).
+const NEEDS_EDIT = ["too_large", "invalid"];
+
 function renderPendingStatus(item) {
   if (!item.li) return;
-  item.li.classList.toggle("failed", item.state === "failed");
+  const showing = item.room === state.active && item.li.isConnected;
+  const pinned = showing && isPinned();
+  const failed = item.state === "failed";
+  item.li.classList.toggle("failed", failed);
   item.li.querySelector(".status").textContent = pendingStatus(item);
-  item.li.querySelector(".actions").hidden = item.state !== "failed";
+  item.li.querySelector(".actions").hidden = !failed;
+  const edit = NEEDS_EDIT.includes(item.code);
+  item.li.querySelector(".retry").hidden = edit;
+  item.li.querySelector(".edit").hidden = !edit;
+  // The failure's buttons just grew below the message: keep them on screen, not under the box.
+  if (failed && pinned) scrollToBottom();
 }
 
 function pendingElement(item) {
@@ -813,20 +950,25 @@ function pendingElement(item) {
   li.dataset.user = me;
   li.dataset.time = item.createdAt;
   const meta = header(me, date, date.toISOString());
-  const body = element("div", "text");
+  const body = userText("div", "text");
   linkify(item.text, body);
   const actions = element("p", "actions");
-  const retry = element("button", "secondary", "Retry");
+  const retry = element("button", "secondary retry", "Retry");
   retry.type = "button";
   retry.addEventListener("click", () => {
     item.state = "queued";
+    item.code = null;
     renderPendingStatus(item);
     pump();
   });
+  const edit = element("button", "secondary edit", "Edit");
+  edit.type = "button";
+  edit.title = "Put the text back into the message box";
+  edit.addEventListener("click", () => editPending(item));
   const discard = element("button", "link", "Discard");
   discard.type = "button";
   discard.addEventListener("click", () => dropPending(item));
-  actions.append(retry, " ", discard);
+  actions.append(retry, edit, " ", discard);
   li.append(avatar(me), meta, body, element("p", "status"), actions);
   return li;
 }
@@ -847,6 +989,21 @@ function dropPending(item) {
   item.li?.remove();
   regroup(next);
   saveOutbox();
+}
+
+// Edit: the failed text goes back into the message box (before anything typed since), and
+// the failed entry goes away.
+function editPending(item) {
+  dropPending(item);
+  if (state.active !== item.room) show(item.room);
+  const typedSince = composer.value.trim() ? `\n${composer.value}` : "";
+  composer.value = item.text + typedSince;
+  const r = activeRoom();
+  if (r) r.draft = composer.value;
+  autosize();
+  renderCount();
+  composer.focus();
+  composer.setSelectionRange(item.text.length, item.text.length);
 }
 
 function resolvePending(name, clientId) {
@@ -903,6 +1060,7 @@ async function pump() {
         break;
       }
       item.state = "failed";
+      item.code = code;
       item.reason = explain(ack.error, "send", place(item.room), kindOf(item.room));
       renderPendingStatus(item);
       if (code === "unauthorized") break;
@@ -928,8 +1086,9 @@ function renderRoom() {
   let topic = r?.topic ?? "";
   if (strangerView) topic = "";
   else if (r?.kind === "dm") topic = "Direct message";
-  $("room-name").textContent = strangerView ? "Talk to a stranger" : r ? place(r.name) : "No room";
-  $("room-topic").textContent = topic;
+  const title = strangerView ? "Talk to a stranger" : r ? element("bdi", null, place(r.name)) : "No room";
+  $("room-name").replaceChildren(title);
+  $("room-topic").replaceChildren(element("bdi", null, topic));
   $("room-topic").hidden = !topic;
   $("leave").hidden = !r || r.kind !== "public";
   $("stranger").hidden = !strangerView;
@@ -980,6 +1139,7 @@ function display(name, view) {
   scroller.replaceChildren($("history-status"), ...(r ? [r.list] : []));
   composer.value = r?.draft ?? "";
   autosize();
+  renderCount();
   renderRoom();
   renderRooms();
   if (r) {
@@ -1008,12 +1168,31 @@ function clearError(source) {
 $("error-close").addEventListener("click", () => clearError());
 
 function autosize() {
+  const pinned = isPinned();
   composer.style.height = "auto";
   composer.style.height = `${Math.min(composer.scrollHeight + 2, 160)}px`;
+  // A taller box makes the list shorter: keep its newest line (a failed message's buttons) in view.
+  if (pinned) scrollToBottom();
+}
+
+// Near the limit, a count as the server counts ("3,612 / 4,000"); over it, in the error colour.
+function renderCount() {
+  const length = serverLength(composer.value);
+  const counter = $("char-count");
+  counter.hidden = length < COUNT_FROM;
+  counter.textContent = `${number(length)} / ${number(TEXT_LIMIT)}`;
+  counter.classList.toggle("over", length > TEXT_LIMIT);
+  if (length > TEXT_LIMIT) composer.setAttribute("aria-invalid", "true");
+  else {
+    composer.removeAttribute("aria-invalid");
+    clearError("length");
+  }
+  return length;
 }
 
 composer.addEventListener("input", () => {
   autosize();
+  renderCount();
   typed();
 });
 composer.addEventListener("keydown", (event) => {
@@ -1024,12 +1203,19 @@ composer.addEventListener("keydown", (event) => {
 $("send-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const r = activeRoom();
-  const text = composer.value.trim();
+  const text = serverTrim(composer.value);
   if (!r || !text) return;
+  // Refused here, in words, with the text kept: the server would refuse it as `too_large`.
+  const length = renderCount();
+  if (length > TEXT_LIMIT) {
+    const over = `${number(length)} characters, the limit is ${number(TEXT_LIMIT)}`;
+    return showError(`That message is too long: ${over}. Shorten it to send it.`, "length");
+  }
   stopTyping();
   composer.value = "";
   r.draft = "";
   autosize();
+  renderCount();
   queueMessage(r.name, text);
   scrollToBottom();
 });
@@ -1089,12 +1275,18 @@ async function openDm(user) {
   }
   show(name);
   composer.focus();
-  refreshRoomsSoon();
 }
 
 socket.on("dm_opened", ({ room: name, user } = {}) => {
   if (typeof name !== "string" || kindOf(name) !== "dm") return;
-  adoptDm(name, user);
+  // Opened for us again (after an unblock, say): a block may have taken this connection out
+  // of the room (protocol: `block`), so join it again; `since` catches up what was missed.
+  refusedDms.delete(name);
+  const known = rooms.get(name);
+  if (known?.ready && socket.connected) {
+    known.ready = false;
+    joinRoom(name);
+  } else adoptDm(name, user);
   renderRooms();
 });
 
@@ -1126,12 +1318,12 @@ async function toggleBlock(user) {
     addNotice(
       r,
       unblocking
-        ? `You unblocked ${user}.`
-        : `You blocked ${user}: neither of you can send messages here until you unblock them.`,
+        ? words`You unblocked ${user}.`
+        : words`You blocked ${user}: neither of you can send messages here until you unblock them.`,
     );
   }
   // Blocking your stranger ends the chat (protocol: `block`).
-  if (!unblocking && pairedWith) pairEnded(`You blocked ${user} and left the chat.`, `You blocked ${user}.`);
+  if (!unblocking && pairedWith) pairEnded(words`You blocked ${user} and left the chat.`, words`You blocked ${user}.`);
   else renderRoom();
 }
 
@@ -1236,7 +1428,7 @@ function findPartner() {
 async function stopStranger() {
   const { status, partner } = stranger;
   clearTimeout(partnerRetry);
-  if (status === "paired") pairEnded(`You left the chat with ${partner}.`, "You left the chat.");
+  if (status === "paired") pairEnded(words`You left the chat with ${partner}.`, "You left the chat.");
   else if (status === "waiting") setStranger("idle");
   else return;
   const ack = await ask("leave_partner", {});
@@ -1256,7 +1448,7 @@ socket.on("partner_found", ({ room: name, partner } = {}) => {
 
 socket.on("partner_left", ({ room: name } = {}) => {
   if (name !== stranger.room || stranger.status !== "paired") return;
-  pairEnded("Your partner left.", `${stranger.partner} left the chat.`);
+  pairEnded("Your partner left.", words`${stranger.partner} left the chat.`);
 });
 
 function renderStrangerEntry() {
@@ -1268,8 +1460,8 @@ function renderStrangerEntry() {
   $("stranger-unread").hidden = unread === 0;
   $("stranger-unread").textContent = unread > 99 ? "99+" : String(unread);
   $("stranger-unread").setAttribute("aria-label", `${unread} unread`);
-  const hint = { idle: "", waiting: "waiting…", paired: `with ${stranger.partner}`, ended: "ended" };
-  $("stranger-hint").textContent = hint[stranger.status];
+  const hint = { idle: "", waiting: "waiting…", paired: words`with ${stranger.partner}`, ended: "ended" };
+  $("stranger-hint").replaceChildren(...nodes(hint[stranger.status]));
 }
 
 function renderStranger() {
@@ -1280,12 +1472,14 @@ function renderStranger() {
   const text = {
     idle: note || "Meet someone new: press Start to be matched with a random person.",
     waiting: "Waiting for someone…",
-    paired: `You are talking to ${partner}${away ? ` (connection lost, waiting for ${partner} to come back…)` : ""}`,
+    paired: away
+      ? words`You are talking to ${partner} (connection lost, waiting for ${partner} to come back…)`
+      : words`You are talking to ${partner}`,
     ended: note,
   };
   const line = $("stranger-status");
   line.dataset.state = status;
-  if (line.textContent !== text[status]) line.textContent = text[status];
+  if (line.textContent !== plain(text[status])) line.replaceChildren(...nodes(text[status]));
   const controls = ["stranger-start", "stranger-next", "stranger-stop", "stranger-block"];
   const hadFocus = controls.includes(document.activeElement?.id) ? document.activeElement : null;
   $("stranger-start").hidden = status === "waiting" || status === "paired";
@@ -1316,6 +1510,7 @@ function openDrawer(id) {
   document.body.dataset.drawer = id;
   $("backdrop").hidden = false;
   drawerButtons[id].setAttribute("aria-expanded", "true");
+  if (id === "sidebar") refreshRoomsSoon(); // the directory is on screen: fresh counts
   $(id).querySelector("button, input, a")?.focus();
 }
 

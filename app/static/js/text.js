@@ -49,6 +49,27 @@ export function linkify(text, into) {
   into.append(document.createTextNode(text.slice(last)));
 }
 
+// What Python's str.isspace() calls whitespace: the server trims a message with str.strip().
+const EDGE_SPACE =
+  /^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+
+/** `text` trimmed exactly as the server trims a message (protocol: "Lengths"). */
+export function serverTrim(text) {
+  return text.replace(EDGE_SPACE, "");
+}
+
+/** How long the server counts `text`: Unicode code points after trimming (an emoji is 1). */
+export function serverLength(text) {
+  let length = 0;
+  for (const _ of serverTrim(text)) length += 1;
+  return length;
+}
+
+/** 4100 as "4,100": the page speaks English. */
+export function number(value) {
+  return value.toLocaleString("en");
+}
+
 /** "14:05" today, "3 Nov, 14:05" earlier this year, with the year before that; local time. */
 export function shortTime(date, now = new Date()) {
   const options = { hour: "numeric", minute: "2-digit" };
