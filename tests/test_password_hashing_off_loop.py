@@ -24,6 +24,8 @@ def test_wrong_passwords_do_not_delay_another_users_acks(tmp_path):
         RATELIMIT_ENABLED="1",
         LOGIN_RATE="100000/minute",
         LOGIN_ADDRESS_RATE="100000/minute",
+        ROOMS_RATE="1000",  # the chatter times `rooms` acks back to back
+        ROOMS_BURST="1000",
     ) as server:
         chatter = InOrderClient(reconnection=False)
         chatter.connect(server.url, auth={"token": server.token("carol")}, transports=["websocket"])
