@@ -26,6 +26,7 @@ const ROOMS_PAGE = 50;
 // visible (online counts of rooms we are not in have no event). window.chatRoomsRefreshMs: tests.
 const ROOMS_REFRESH_MS = Number(window.chatRoomsRefreshMs) || 60_000;
 const RETRY_MS = 3_000;
+const CROWDED_RETRY_MS = 60_000; // a tab refused as one too many tries again this much later
 const PINNED_PX = 48;
 const NEAR_TOP_PX = 150;
 const HISTORY_PAGE = 50;
@@ -206,6 +207,7 @@ function signedOut() {
 socket.on("connect", async () => {
   state.attempts = 0;
   setConnection("connected", "Connected");
+  clearError("crowded");
   const epoch = ++state.epoch;
   await Promise.all(joinedRooms().map((r) => joinRoom(r.name)));
   if (epoch !== state.epoch || !socket.connected) return;
@@ -231,9 +233,36 @@ socket.on("disconnect", (reason) => {
 
 socket.on("connect_error", (err) => {
   if (err.message === "unauthorized") return signedOut();
+  if (err.message === "too_many_connections") return tooManyConnections();
   state.attempts += 1;
   showConnectionLost();
 });
+
+// The server refused this tab: the user already has MAX_CONNECTIONS_PER_USER connections
+// (protocol "Connecting"). socket.io does not retry a refused connect by itself.
+let crowdedRetry = 0;
+function tooManyConnections() {
+  setConnection("offline", "Too many tabs");
+  const again = document.createElement("button");
+  again.type = "button";
+  again.className = "link";
+  again.textContent = "Try again now";
+  again.addEventListener("click", () => connectAgain());
+  showError(
+    "You have too many chat tabs or devices connected at once. Close one; this tab tries again in a minute. ",
+    "crowded",
+    again,
+  );
+  clearTimeout(crowdedRetry);
+  crowdedRetry = setTimeout(connectAgain, CROWDED_RETRY_MS);
+}
+
+function connectAgain() {
+  clearTimeout(crowdedRetry);
+  if (socket.connected || state.signedOut) return;
+  setConnection("reconnecting", "Reconnecting…");
+  socket.connect();
+}
 
 window.addEventListener("offline", showConnectionLost);
 window.addEventListener("online", () => {
