@@ -375,6 +375,11 @@ def server_env(base: dict, *, production: bool, database_url: str, secret: str) 
         MESSAGE_RATE="1000000",
         MESSAGE_BURST="1000000",
         TYPING_RATE="1000000",
+        # the budgets every event is charged to (issue 12): a load generator is a flood
+        EVENT_RATE="1000000",
+        EVENT_BURST="1000000",
+        JOIN_RATE="1000000",
+        JOIN_BURST="1000000",
         PYTHONUNBUFFERED="1",
     )
     return env
