@@ -176,6 +176,14 @@ def test_idle_websockets_are_pinged_every_interval_and_closed_when_they_stop_ans
         answering.close()
 
 
+def json_log_entries(log_path) -> list[dict]:
+    """Every line of a server log, each asserted to be one JSON object."""
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line]
+    raw = [line for line in lines if not line.startswith("{")]
+    assert raw == [], "lines that are not JSON:\n" + "\n".join(raw[:20])
+    return [json.loads(line) for line in lines]
+
+
 def test_every_log_line_is_json_and_each_engineio_error_is_logged_once(tmp_path):
     """Engine.IO's errors (a bad session, an unknown protocol version, packets that do not
     parse) reach the log once, as JSON with any traceback inside a field: no raw lines."""
@@ -216,10 +224,7 @@ def test_every_log_line_is_json_and_each_engineio_error_is_logged_once(tmp_path)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=20) == 0
 
-    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line]
-    raw = [line for line in lines if not line.startswith("{")]
-    assert raw == [], "lines that are not JSON:\n" + "\n".join(raw[:20])
-    entries = [json.loads(line) for line in lines]
+    entries = json_log_entries(log_path)
     errors = [e for e in entries if e["level"] == "error"]
     messages = [e["message"] for e in errors]
     assert len(messages) == len(set(messages)), messages  # each error once
@@ -246,10 +251,7 @@ def test_a_greenlet_or_thread_dying_of_an_error_and_a_warning_are_logged_as_json
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=20) == 0
 
-    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line]
-    raw = [line for line in lines if not line.startswith("{")]
-    assert raw == [], "lines that are not JSON:\n" + "\n".join(raw[:20])
-    entries = [json.loads(line) for line in lines]
+    entries = json_log_entries(log_path)
     greenlet = [e for e in entries if "ZeroDivisionError" in e["message"]]
     thread = [e for e in entries if e["message"] == "thread doomed failed"]
     assert len(greenlet) == 1 and "1 / 0" in greenlet[0]["exception"]

@@ -88,6 +88,14 @@ def assert_all_started(results: list[subprocess.CompletedProcess]) -> None:
 HEAD = ScriptDirectory(MIGRATIONS_DIR).get_current_head()
 
 
+def assert_at_head_with_one_general(connection) -> None:
+    """The schema is at the newest migration and `general` was seeded exactly once."""
+    versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    general = connection.execute("SELECT count(*) FROM rooms WHERE name = 'general'").fetchone()
+    assert [tuple(row) for row in versions] == [(HEAD,)]
+    assert tuple(general) == (1,)
+
+
 @pytest.mark.timeout(240)
 def test_four_processes_migrating_one_fresh_postgresql_database_at_once_all_succeed(tmp_path):
     for round_ in range(ROUNDS):
@@ -104,12 +112,7 @@ def test_four_processes_migrating_one_fresh_postgresql_database_at_once_all_succ
             import psycopg
 
             with psycopg.connect(database.url, connect_timeout=3) as connection:
-                versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-                general = connection.execute(
-                    "SELECT count(*) FROM rooms WHERE name = 'general'"
-                ).fetchone()
-            assert versions == [(HEAD,)]
-            assert general == (1,)
+                assert_at_head_with_one_general(connection)
         finally:
             database.drop()
 
@@ -123,9 +126,4 @@ def test_four_processes_migrating_one_fresh_sqlite_file_at_once_all_succeed(tmp_
         assert_all_started(start_together(f"sqlite:///{path}", folder))
 
         with closing(sqlite3.connect(path)) as connection:
-            versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-            general = connection.execute(
-                "SELECT count(*) FROM rooms WHERE name = 'general'"
-            ).fetchone()
-        assert versions == [(HEAD,)]
-        assert general == (1,)
+            assert_at_head_with_one_general(connection)

@@ -88,6 +88,9 @@ def stored_messages(server: LiveServer, room: str) -> list[dict]:
         page = reader.call(
             "history", {"room": room, "limit": 100, **({"before": before} if before else {})}
         )
+        if not page["ok"] and page["error"]["code"] == "rate_limited":
+            time.sleep(page["error"]["retry_after"])  # a polite reader: the history budget
+            continue
         messages[:0] = page["messages"]
         if not page["has_more"]:
             break
