@@ -545,7 +545,11 @@ def test_posting_in_an_existing_dm_after_a_block_is_forbidden_both_ways(connect)
     assert events(alice, "message") == []
     assert events(bob, "message") == []
 
-    unblock(bob, "alice")  # puts alice's connection back in the room the block took her out of
+    unblock(bob, "alice")
+    # the block took alice's connection out of the room: dm_opened tells her to join again
+    assert events(alice, "dm_opened") == [{"room": name, "user": "bob"}]
+    join(alice, name)
+    drain(bob)
     again = say(alice, "friends again?", room=name)
     assert events(bob, "message") == [again]
     say(bob, "yes", room=name)

@@ -386,10 +386,10 @@ class ChatService:
 
     def unblock(self, sid: str, username: str) -> None:
         identity = self.identity(sid)
-        other_id, other_name = self._other_user(identity, username)
+        other_id, _ = self._other_user(identity, username)
         self.repository.unblock(identity.user_id, other_id)
         if other_id not in self.repository.blocked_with(identity.user_id):
-            self.dm_silence.restore(identity.user_id, other_id, other_name)
+            self.dm_silence.restore(identity.user_id, identity.username, other_id)
 
     def _end_pair(self, user_id: int) -> None:
         pairing = self.pairs.end_pair(user_id)

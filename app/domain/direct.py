@@ -1,7 +1,7 @@
 """What a block does to the two users' direct-message room: silence there, and its undoing."""
 
 from .ports import Broadcaster, ChatRepository, PresenceStore
-from .presence import JOINED, PresenceCoalescer
+from .presence import PresenceCoalescer
 
 
 def dm_room_name(first_id: int, second_id: int) -> str:
@@ -33,16 +33,14 @@ class DmSilence:
                 self.broadcaster.unsubscribe(sid, room)
         self.announce.forget(room, blocked_id)
 
-    def restore(self, unblocker_id: int, other_id: int, other_name: str) -> None:
-        """Undo `silence`: the unblocked user's connections are put back in the DM room, as
-        if they joined it, so its messages reach them again without a rejoin."""
+    def restore(self, unblocker_id: int, unblocker_name: str, other_id: int) -> None:
+        """Undo `silence`: the unblocked user's connections get `dm_opened` for the DM room
+        (when it exists), which tells clients to join it again; none is put back unasked."""
         room = self.repository.get_room(dm_room_name(unblocker_id, other_id))
         if room is None:
             return
-        sids = self.presence.sids_of(other_id)
-        newly_present = False
-        for sid in sids:
-            newly_present = self.presence.enter(sid, room.name) or newly_present
-            self.broadcaster.subscribe(sid, room.name)
-        if newly_present:
-            self.announce.changed(room.name, other_id, other_name, JOINED, sids)
+        self.broadcaster.notify(
+            self.presence.sids_of(other_id),
+            "dm_opened",
+            {"room": room.name, "user": unblocker_name},
+        )
