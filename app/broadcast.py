@@ -64,8 +64,15 @@ class SocketIOScheduler:
         self.app = app
 
     def call_later(self, delay: float, fn, *args) -> None:
+        server = self.socketio.server
+
         def run() -> None:
             self.socketio.sleep(delay)
+            # The extension is shared by every app built in this process (tests build many):
+            # a call scheduled by an app whose server has since been replaced must not emit
+            # through the new one.
+            if self.socketio.server is not server:
+                return
             with self.app.app_context():
                 fn(*args)
 

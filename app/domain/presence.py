@@ -98,8 +98,12 @@ class PresenceCoalescer:
                 del self._windows[key]
                 del self._names[key]
                 return
-            self._windows[key] = _Window(self.clock() + self.window, status)
+            # A change made while `present` was being read found this window already held
+            # and scheduled nothing: look once more when the new window ends (nothing is
+            # sent then unless the state moved again).
+            self._windows[key] = _Window(self.clock() + self.window, status, held=True)
             username = self._names[key]
-        # the user's own connections know their state; others in the room are told
-        skip = self.sids_of(user_id) if status == JOINED else ()
-        self.broadcaster.presence(room, username, status, skip)
+        self.scheduler.call_later(self.window, self._close, key)
+        # The user's own connections know their state; others in the room are told. Also
+        # for `left`: a connection of theirs may have joined since `present` was read.
+        self.broadcaster.presence(room, username, status, self.sids_of(user_id))

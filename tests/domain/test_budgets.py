@@ -68,7 +68,8 @@ def test_a_join_leave_loop_is_coalesced_to_the_final_state(
     assert presence_sent(broadcaster) == [("presence", "lobby", "looper", "joined", ("s1",))]
     clock.now += 2
     scheduler.run_pending()
-    assert presence_sent(broadcaster)[-1] == ("presence", "lobby", "looper", "left", ())
+    # the user's own connections are skipped: they know where they are
+    assert presence_sent(broadcaster)[-1] == ("presence", "lobby", "looper", "left", ("s1",))
     assert len(presence_sent(broadcaster)) == 2
     clock.now += 2
     scheduler.run_pending()  # the last window closes with nothing held: nothing more
@@ -100,3 +101,35 @@ def test_closed_presence_windows_do_not_pile_up(broadcaster, scheduler, clock):
     assert len(broadcaster.sent) == 5000  # each a first change: sent at once
     assert scheduler.pending == []  # nothing held: no timers
     assert len(coalescer._windows) <= SWEEP_AT
+
+
+def test_a_held_left_never_reaches_the_users_own_new_connection(broadcaster, scheduler, clock):
+    """bob leaves inside a window; by the time the window closes and his state is read as
+    gone, a new connection of his may already be in the room again: the `left` that goes
+    out must not reach it (seen on a loaded machine: bob's new tab was told bob left)."""
+    connections = {"bob": ["b1"]}
+    present = {"now": False}  # read just before b2 joined
+    coalescer = PresenceCoalescer(
+        broadcaster,
+        scheduler,
+        2.0,
+        clock,
+        present=lambda *_: present["now"],
+        sids_of=lambda _: connections["bob"],
+    )
+    coalescer.changed("general", 2, "bob", "joined", ("b1",))
+    coalescer.changed("general", 2, "bob", "left", ())  # b1 went away: held
+    connections["bob"] = ["b2"]  # bob is back on a new connection
+    clock.now += 2
+    scheduler.run_pending()
+    assert presence_sent(broadcaster)[-1] == ("presence", "general", "bob", "left", ("b2",))
+    # b2's join found the window already held and scheduled nothing of its own: the state
+    # is looked at once more when the next window ends, so the room learns bob is back
+    present["now"] = True
+    clock.now += 2
+    scheduler.run_pending()
+    assert presence_sent(broadcaster)[-1] == ("presence", "general", "bob", "joined", ("b2",))
+    clock.now += 2
+    scheduler.run_pending()  # settled: nothing more, and no timer left
+    assert len(presence_sent(broadcaster)) == 3
+    assert scheduler.pending == []
