@@ -106,11 +106,17 @@ def refuse_stray_event(sid: str, name) -> dict:
     if environ is None:
         return error_ack(ChatError(INVALID, "This connection is closed."))
     with environ["flask.app"].app_context():
-        try:
-            chat().charge(sid, None)
-        except ChatError as error:
-            return _refused(None, sid, error)
-    return error_ack(ChatError(INVALID, f"{name!r} is not an event a client may send."))
+        return _charged_refusal(sid, None, f"{name!r} is not an event a client may send.")
+
+
+def _charged_refusal(sid: str, event: str | None, message: str) -> dict:
+    """`invalid` with `message` for an event no handler takes, once it is charged to the
+    shared `events` bucket (the refusal of that bucket instead, when it is empty)."""
+    try:
+        chat().charge(sid, None)
+    except ChatError as error:
+        return _refused(event, sid, error)
+    return error_ack(ChatError(INVALID, message))
 
 
 def _disconnect_after_ack(sid: str) -> None:
@@ -151,11 +157,7 @@ def on_disconnect(reason=None):
 def on_unknown(event, *args):
     """Any event protocol v1 does not define: answered with `invalid`, nothing broadcast."""
     log.warning("unknown event %r from %s", event, request.sid)
-    try:
-        chat().charge(request.sid, None)
-    except ChatError as error:
-        return _refused(event, request.sid, error)
-    return error_ack(ChatError(INVALID, f"Unknown event {event!r}."))
+    return _charged_refusal(request.sid, event, f"Unknown event {event!r}.")
 
 
 @handles("rooms", RoomsPayload)

@@ -328,11 +328,10 @@ class ChatService:
         other_id, other_name = self._other_user(identity, username)
         if other_id in self.repository.blocked_with(identity.user_id):
             raise ChatError(FORBIDDEN, "One of you has blocked the other.")
-        low, high = sorted((identity.user_id, other_id))
-        name = dm_room_name(low, high)
+        name = dm_room_name(identity.user_id, other_id)
         if self.repository.get_room(name) is None:
             room = self.repository.create_room(name, private=True)
-            for user_id in (low, high):
+            for user_id in sorted((identity.user_id, other_id)):
                 self.repository.add_member(room, user_id)
         result = self.join(sid, name)
         if self._may_notify_dm(identity.user_id, other_id):

@@ -14,7 +14,8 @@ from .models import Block, Message, Room, RoomMember, User
 AnySession = Session | scoped_session
 
 
-def _room(row: Room) -> domain.Room:
+def _room(row) -> domain.Room:
+    """A room from its ORM object or from a row of its columns (same attribute names)."""
     return domain.Room(
         id=row.id,
         name=row.name,
@@ -102,17 +103,14 @@ class SqlChatRepository:
     def list_public_rooms(self, *, after: str | None = None, limit: int) -> list[domain.Room]:
         # a range scan of ix_rooms_is_private_name: cheap at any number of rooms; plain
         # columns, not ORM objects, so the page costs one query and no identity map
-        statement = select(Room.id, Room.name, Room.topic, Room.last_message_id).where(
-            Room.is_private == false()
-        )
+        statement = select(
+            Room.id, Room.name, Room.topic, Room.is_private, Room.last_message_id
+        ).where(Room.is_private == false())
         if after is not None:
             statement = statement.where(Room.name > after)
         rows = self.session.execute(statement.order_by(Room.name).limit(limit)).all()
         self.session.commit()
-        return [
-            domain.Room(id=id_, name=name, topic=topic, private=False, last_message_id=last or None)
-            for id_, name, topic, last in rows
-        ]
+        return [_room(row) for row in rows]
 
     def add_member(self, room: domain.Room, user_id: int) -> None:
         self.session.merge(RoomMember(room_id=room.id, user_id=user_id))
