@@ -113,10 +113,6 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         room_locks,
         stores.limiter,
         Limits(
-            message_rate=app.config["MESSAGE_RATE"],
-            message_burst=app.config["MESSAGE_BURST"],
-            typing_rate=app.config["TYPING_RATE"],
-            typing_burst=app.config["TYPING_BURST"],
             flood_strikes=app.config["FLOOD_STRIKES"],
             pair_grace_seconds=app.config["PAIR_GRACE_SECONDS"],
             budgets=budgets_from_settings(app.config),

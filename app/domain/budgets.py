@@ -33,6 +33,9 @@ class Budgets:
 
     # charged by every client event, unknown ones included
     events: Budget = field(default_factory=lambda: Budget(30.0, 60))
+    # charged by the domain after the room checks (HTTP posts too: app/domain/chat.py)
+    message: Budget = field(default_factory=lambda: Budget(10.0, 20))
+    typing: Budget = field(default_factory=lambda: Budget(5.0, 10))
     # join, leave and dm share it
     join: Budget = field(default_factory=lambda: Budget(5.0, 20))
     rooms: Budget = field(default_factory=lambda: Budget(1.0, 5))
@@ -68,6 +71,8 @@ EVENT_BUCKETS: dict[str, tuple[str, ...]] = {
 # Setting names (environment variables, see config.py) of each bucket's rate and burst.
 SETTINGS = {
     "events": ("EVENT_RATE", "EVENT_BURST"),
+    "message": ("MESSAGE_RATE", "MESSAGE_BURST"),
+    "typing": ("TYPING_RATE", "TYPING_BURST"),
     "join": ("JOIN_RATE", "JOIN_BURST"),
     "rooms": ("ROOMS_RATE", "ROOMS_BURST"),
     "history": ("HISTORY_RATE", "HISTORY_BURST"),

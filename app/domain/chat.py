@@ -42,10 +42,6 @@ class Limits:
     catch_up_max: int = 500
     history_default: int = 50
     history_max: int = 100
-    message_rate: float = 10.0
-    message_burst: int = 20
-    typing_rate: float = 5.0
-    typing_burst: int = 10
     # Refusals a user may ignore (refilled at 1/s) before their flooding connection is closed.
     flood_strikes: int = 20
     # How long a paired stranger may be disconnected before the partner is told they left.
@@ -262,12 +258,7 @@ class ChatService:
             self._check_private_post(identity, room)
         now = self.clock()
         try:
-            self._throttle(
-                f"message:{identity.user_id}",
-                self.limits.message_rate,
-                self.limits.message_burst,
-                identity.user_id,
-            )
+            self.throttle.bucket(identity.user_id, "message")
         except ChatError:
             # A retry of a message already stored is answered even while throttled; the
             # lookup is paid only on this refused path, not by every message.
@@ -291,12 +282,7 @@ class ChatService:
         room_name = rules.check_room_name(room_name)
         self._require_private_member(identity, room_name, speaking=True)
         self._require_in_room(sid, room_name)
-        self._throttle(
-            f"typing:{identity.user_id}",
-            self.limits.typing_rate,
-            self.limits.typing_burst,
-            identity.user_id,
-        )
+        self.throttle.bucket(identity.user_id, "typing")
         self.broadcaster.typing(
             room_name, identity.username, typing, self.presence.sids_of(identity.user_id)
         )
@@ -457,6 +443,3 @@ class ChatService:
     def _require_in_room(self, sid: str, room_name: str) -> None:
         if not self.presence.in_room(sid, room_name):
             raise ChatError(NOT_IN_ROOM, f"Join {room_name!r} first.")
-
-    def _throttle(self, key: str, rate: float, burst: int, user_id: int) -> None:
-        self.throttle.charge(key, rate, burst, user_id)

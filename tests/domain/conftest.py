@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app.domain.accounts import AccountService
+from app.domain.budgets import Budget, Budgets
 from app.domain.chat import ChatService, Limits
 from app.domain.models import Identity
 from app.storage.memory import (
@@ -140,7 +141,7 @@ def service(session, broadcaster, clock, scheduler, stores):
         broadcaster,
         StripedRoomLocks(),
         limiter,
-        Limits(message_rate=1.0, message_burst=3, typing_rate=1.0, typing_burst=2),
+        Limits(budgets=Budgets(message=Budget(1.0, 3), typing=Budget(1.0, 2))),
         pairs=pairs,
         scheduler=scheduler,
         wall_clock=clock,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.budgets import Budget, Budgets
 from app.domain.errors import ChatError
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "app" / "domain"
@@ -137,7 +138,8 @@ def test_typing_skips_the_typers_own_connections(service, connected, broadcaster
 def test_join_since_catches_up_in_pages(service, connected, clock):
     connected("s1", "alice")
     service.join("s1", "general")
-    service.limits = type(service.limits)(catch_up_max=3, message_burst=100, message_rate=100)
+    service.limits = type(service.limits)(catch_up_max=3)
+    service.throttle.budgets = Budgets(message=Budget(100.0, 100))
     for n in range(7):
         service.post("s1", "general", f"m{n + 1}")
     page = service.join("s1", "general", since=2)
@@ -149,7 +151,7 @@ def test_join_since_catches_up_in_pages(service, connected, clock):
 def test_history_pages_backwards(service, connected):
     connected("s1", "alice")
     service.join("s1", "general")
-    service.limits = type(service.limits)(message_burst=100, message_rate=100)
+    service.throttle.budgets = Budgets(message=Budget(100.0, 100))
     for n in range(5):
         service.post("s1", "general", f"m{n + 1}")
     messages, has_more = service.history("s1", "general", limit=2)
