@@ -101,16 +101,17 @@ vendor-js:
 	  && echo "socket.io-client $(SOCKETIO_JS_VERSION) (dist/socket.io.esm.min.js) from the npm package; refresh with \`make vendor-js\`." > $(SOCKETIO_JS_DIR)/VERSION \
 	  && rm -rf "$$tmp"
 
-# The benchmark of issue 7 (bench/README.md): this server against the Node socket.io reference,
-# load from socket.io-client (bench/node_modules, installed from bench/package-lock.json).
-# `make bench` ~7 min; `make bench QUICK=1` under a minute; BENCH_ARGS=--update-docs rewrites
-# the "Latest run" section of docs/performance.md; BENCH_ARGS="--configs all" etc.
+# The benchmark (bench/README.md): this server against the Node socket.io reference, load from
+# socket.io-client (bench/node_modules, installed from bench/package-lock.json); `python -m bench`
+# from the repository root. `make bench` ~7 min; `make bench QUICK=1` under a minute;
+# BENCH_ARGS=--update-docs rewrites the "Latest run" section of docs/performance.md;
+# BENCH_ARGS="--configs all" etc.
 BENCH_NODE_MODULES := bench/node_modules/.package-lock.json
 $(BENCH_NODE_MODULES): bench/package.json bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund
 
 bench: install-test $(BENCH_NODE_MODULES)
-	$(BIN)/python bench/run.py $(if $(QUICK),--quick) $(BENCH_ARGS) \
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(BENCH_ARGS) \
 	  --command "make bench$(if $(QUICK), QUICK=$(QUICK))$(if $(BENCH_ARGS), BENCH_ARGS=\"$(BENCH_ARGS)\")"
 
 clean:
