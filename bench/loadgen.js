@@ -1,4 +1,4 @@
-// The benchmark's load generator (issue 7): many socket.io-client 4.8.1 connections in one Node
+// The benchmark's load generator: many socket.io-client 4.8.1 connections in one Node
 // process, so the generator is not the bottleneck. Three modes:
 //
 //   node bench/loadgen.js fanout --url http://127.0.0.1:P --tokens FILE --clients 1000 \

@@ -1,4 +1,4 @@
-// The Node reference for the benchmark (issue 7): a minimal socket.io 4.8.1 server speaking the
+// The Node reference for the benchmark: a minimal socket.io 4.8.1 server speaking the
 // same events as our chat server (`join`, `message` with an ack and a room broadcast), with no
 // storage and no authentication. It is the peer a user would pick instead of this project.
 //
