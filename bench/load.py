@@ -22,6 +22,9 @@ from bench.settings import (
     log,
 )
 
+# The clients of the fan-out and steady loads: CLIENTS of them in rooms of ROOM_SIZE.
+ROOMS = ["--clients", str(CLIENTS), "--room-size", str(ROOM_SIZE)]
+
 
 class LoadgenError(RuntimeError):
     """The load generator failed, timed out or printed nothing usable."""
@@ -144,10 +147,7 @@ def fanout(
         server,
         tokens,
         [
-            "--clients",
-            str(CLIENTS),
-            "--room-size",
-            str(ROOM_SIZE),
+            *ROOMS,
             "--ladder",
             ",".join(str(rate) for rate in mode.ladder),
             "--start",
@@ -204,10 +204,7 @@ def steady(
         server,
         tokens,
         [
-            "--clients",
-            str(CLIENTS),
-            "--room-size",
-            str(ROOM_SIZE),
+            *ROOMS,
             "--deliveries",
             str(deliveries_per_s),
             "--warmup",
