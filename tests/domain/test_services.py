@@ -11,7 +11,7 @@ import pytest
 from app.domain.budgets import Budget, Budgets
 from app.domain.errors import ChatError
 from app.domain.limits import Limits
-from app.domain.models import PartnerFound, PartnerLeft, RoomsPage, Seat
+from app.domain.models import PartnerFound, PartnerLeft, RoomsPage, RoomSummary, Seat
 from app.domain.services import ChatServices
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "app" / "domain"
@@ -284,6 +284,22 @@ def test_blocked_users_are_never_matched_nor_messaged(chat, connected):
     chat.direct.unblock("a1", "ben")
     dm = chat.direct.open("b1", "amy")
     assert dm.room.kind == "dm" and dm.room.private
+
+
+def test_a_joined_room_is_summarised_as_its_user_sees_it(chat, connected):
+    connected("a1", "amy")
+    connected("b1", "ben")
+    public = chat.rooms.join("a1", "general").room
+    assert public == RoomSummary("general", "", "public", False)
+    dm = chat.direct.open("a1", "ben").room
+    assert (dm.kind, dm.private, dm.with_user, dm.active) == ("dm", True, "ben", None)
+    chat.strangers.find_partner("a1")
+    room = chat.strangers.find_partner("b1").room
+    assert chat.rooms.join("a1", room).room.with_user == "ben"
+    assert chat.rooms.join("a1", room).room.active is True
+    chat.strangers.leave_partner("b1")
+    # the pair has ended: a page coming back learns it from its join
+    assert chat.rooms.join("a1", room).room.active is False
 
 
 def test_redis_rate_limiter_shares_a_bucket_and_refills_on_the_servers_clock(private_redis):
