@@ -8,28 +8,14 @@ from pathlib import Path
 
 from app import outgoing
 from app.broadcast import SocketIOBroadcaster, channel
-from app.domain.models import (
-    DmOpened,
-    JoinResult,
-    ListedRoom,
-    Message,
-    Notice,
-    Pairing,
-    PartnerFound,
-    PartnerLeft,
-    PresenceChanged,
-    Room,
-    RoomChange,
-    RoomsPage,
-    RoomSummary,
-    Seat,
-    TypingChanged,
-)
+from app.domain import models
 
 PROTOCOL = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
-MESSAGE = Message(7, "general", "alice", "hi", datetime(2026, 11, 22, 15, 4, 5, 123456), "c-1")
-GENERAL = Room(1, "general", "Say hello", False, 7)
-DM = Room(2, "dm:3-7", "", True, None)
+MESSAGE = models.Message(
+    7, "general", "alice", "hi", datetime(2026, 11, 22, 15, 4, 5, 123456), "c-1"
+)
+GENERAL = models.Room(1, "general", "Say hello", False, 7)
+DM = models.Room(2, "dm:3-7", "", True, None)
 
 
 def test_a_message_has_exactly_the_protocols_fields():
@@ -53,7 +39,9 @@ def test_timestamps_are_utc_with_milliseconds():
 
 
 def test_a_rooms_page_lists_with_only_for_dms():
-    page = RoomsPage([ListedRoom(GENERAL, 3), ListedRoom(DM, 1, "bob")], next_after="general")
+    page = models.RoomsPage(
+        [models.ListedRoom(GENERAL, 3), models.ListedRoom(DM, 1, "bob")], next_after="general"
+    )
     assert outgoing.rooms_ack(page) == {
         "rooms": [
             {
@@ -77,14 +65,14 @@ def test_a_rooms_page_lists_with_only_for_dms():
 
 
 def test_a_joined_rooms_object_by_kind():
-    public = RoomSummary("general", "Say hello", "public", False)
+    public = models.RoomSummary("general", "Say hello", "public", False)
     assert outgoing.room(public) == {"name": "general", "topic": "Say hello", "kind": "public"}
-    dm = RoomSummary("dm:3-7", "", "dm", True, "bob")
+    dm = models.RoomSummary("dm:3-7", "", "dm", True, "bob")
     assert outgoing.room(dm) == {"name": "dm:3-7", "topic": "", "kind": "dm", "with": "bob"}
     # a private room whose other member is gone still says `with`, as null
-    alone = RoomSummary("dm:3-7", "", "dm", True, None)
+    alone = models.RoomSummary("dm:3-7", "", "dm", True, None)
     assert outgoing.room(alone)["with"] is None
-    ended = RoomSummary("pair:ab", "", "pair", True, "cat", active=False)
+    ended = models.RoomSummary("pair:ab", "", "pair", True, "cat", active=False)
     assert outgoing.room(ended) == {
         "name": "pair:ab",
         "topic": "",
@@ -95,8 +83,8 @@ def test_a_joined_rooms_object_by_kind():
 
 
 def test_join_and_history_acks():
-    summary = RoomSummary("general", "Say hello", "public", False)
-    result = JoinResult(summary, ["alice", "bob"], [MESSAGE], has_more=True)
+    summary = models.RoomSummary("general", "Say hello", "public", False)
+    result = models.JoinResult(summary, ["alice", "bob"], [MESSAGE], has_more=True)
     assert outgoing.join_ack(result) == {
         "room": outgoing.room(summary),
         "members": ["alice", "bob"],
@@ -111,7 +99,7 @@ def test_join_and_history_acks():
 
 def test_find_partner_acks():
     assert outgoing.find_partner_ack(None) == {"status": "waiting"}
-    pairing = Pairing("pair:ab", Seat(2, "bob", "sid-b"))
+    pairing = models.Pairing("pair:ab", models.Seat(2, "bob", "sid-b"))
     assert outgoing.find_partner_ack(pairing) == {
         "status": "paired",
         "room": "pair:ab",
@@ -120,27 +108,27 @@ def test_find_partner_acks():
 
 
 def test_every_broadcast_has_its_name_and_fields():
-    assert outgoing.event(PresenceChanged("general", "bob", "joined")) == (
+    assert outgoing.event(models.PresenceChanged("general", "bob", "joined")) == (
         "presence",
         {"room": "general", "user": "bob", "status": "joined"},
     )
-    assert outgoing.event(TypingChanged("general", "bob", True)) == (
+    assert outgoing.event(models.TypingChanged("general", "bob", True)) == (
         "typing",
         {"room": "general", "user": "bob", "typing": True},
     )
-    assert outgoing.event(DmOpened("dm:3-7", "alice")) == (
+    assert outgoing.event(models.DmOpened("dm:3-7", "alice")) == (
         "dm_opened",
         {"room": "dm:3-7", "user": "alice"},
     )
-    assert outgoing.event(PartnerFound("pair:ab", "bob")) == (
+    assert outgoing.event(models.PartnerFound("pair:ab", "bob")) == (
         "partner_found",
         {"room": "pair:ab", "partner": "bob"},
     )
-    assert outgoing.event(PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
+    assert outgoing.event(models.PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
 
 
 def test_the_server_events_are_the_ones_the_protocol_lists():
-    kinds = set(typing.get_args(RoomChange)) | set(typing.get_args(Notice))
+    kinds = set(typing.get_args(models.RoomChange)) | set(typing.get_args(models.Notice))
     assert set(outgoing.BROADCASTS) == kinds
     section = PROTOCOL.read_text().split("## Server → client events", 1)[1].split("\n## ")[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
@@ -162,9 +150,9 @@ def test_the_broadcaster_sends_each_payload_once_built():
     socketio = RecordingSocketIO()
     broadcaster = SocketIOBroadcaster(socketio)
     broadcaster.message(MESSAGE)
-    broadcaster.to_room(TypingChanged("general", "bob", False), ["b1", "b2"])
-    broadcaster.to_room(PresenceChanged("general", "bob", "left"), [])
-    broadcaster.notify(["a1", "a2"], PartnerLeft("pair:ab"))
+    broadcaster.to_room(models.TypingChanged("general", "bob", False), ["b1", "b2"])
+    broadcaster.to_room(models.PresenceChanged("general", "bob", "left"), [])
+    broadcaster.notify(["a1", "a2"], models.PartnerLeft("pair:ab"))
     first, typing_, presence, *notices = socketio.emitted
     assert first == (
         "message",
