@@ -1,5 +1,4 @@
-"""The wire form of what the server sends (protocol v1, docs/protocol.md), defined once: each
-event's ack fields and each broadcast's payload, built from the domain's value objects."""
+"""The wire form of every ack and server->client event (docs/protocol.md), defined once."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime

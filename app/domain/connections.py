@@ -1,5 +1,4 @@
-"""Connections: registering one (under the per-user cap), its disconnect, and charging each
-of its events to the user's budgets."""
+"""Connections: opening one (per-user cap), its disconnect, charging its events to budgets."""
 
 from .core import Core
 from .models import Identity

@@ -1,5 +1,4 @@
-"""Direct messages and blocks: opening a DM room, and what a block (and its undoing) does to
-the two users' DM room and stranger pair."""
+"""Direct messages and blocks: opening a DM room, and what a block does to the two users."""
 
 from . import rules
 from .core import Core

@@ -1,5 +1,4 @@
-"""Value objects the domain hands around: identities, rooms, messages, what the services
-return and the events they broadcast. Their wire form is defined in app/outgoing.py."""
+"""Value objects the domain hands around and broadcasts (wire forms: app/outgoing.py)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +39,8 @@ class Seat:
 
 @dataclass(frozen=True, slots=True)
 class Pairing:
+    """A stranger pair as one of its two users sees it: its room, and the other user."""
+
     room: str
     partner: Seat
 

@@ -1,5 +1,4 @@
-"""Interfaces the domain needs from storage and transport, and the bundle the chat services
-are given them in; implementations live elsewhere."""
+"""Interfaces the domain needs from storage and transport, and the bundle they come in."""
 
 import time
 from collections.abc import Callable, Iterable

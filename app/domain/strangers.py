@@ -1,5 +1,4 @@
-"""Stranger chat: matching users who are looking, "Next", leaving, and the grace period a
-disconnected partner has to come back."""
+"""Stranger chat: matching, "Next", leaving, and a disconnected partner's grace period."""
 
 import uuid
 
