@@ -3,6 +3,8 @@
 import os
 from datetime import timedelta
 
+from app.domain.limits import default_settings
+
 
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -77,35 +79,9 @@ class Config:
     LOGIN_ADDRESS_RATE = os.environ.get("LOGIN_ADDRESS_RATE", "30/minute")  # per address
     REGISTER_RATE = os.environ.get("REGISTER_RATE", "10/hour")  # per address
     TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
-    # Flood control: a token bucket per user and event kind.
-    MESSAGE_RATE = _env_float("MESSAGE_RATE", 10.0)
-    MESSAGE_BURST = _env_int("MESSAGE_BURST", 20)
-    TYPING_RATE = _env_float("TYPING_RATE", 5.0)
-    TYPING_BURST = _env_int("TYPING_BURST", 10)
-    # Every client event also charges a shared bucket; costly ones have their own too
-    # (docs/protocol.md, "Flood control"). join, leave and dm share JOIN_*.
-    EVENT_RATE = _env_float("EVENT_RATE", 30.0)
-    EVENT_BURST = _env_int("EVENT_BURST", 60)
-    JOIN_RATE = _env_float("JOIN_RATE", 5.0)
-    JOIN_BURST = _env_int("JOIN_BURST", 20)
-    ROOMS_RATE = _env_float("ROOMS_RATE", 1.0)
-    ROOMS_BURST = _env_int("ROOMS_BURST", 5)
-    HISTORY_RATE = _env_float("HISTORY_RATE", 2.0)
-    HISTORY_BURST = _env_int("HISTORY_BURST", 10)
-    DM_RATE = _env_float("DM_RATE", 1.0)
-    DM_BURST = _env_int("DM_BURST", 5)
-    PARTNER_RATE = _env_float("PARTNER_RATE", 1.0)  # find_partner and leave_partner
-    PARTNER_BURST = _env_int("PARTNER_BURST", 5)
-    BLOCK_RATE = _env_float("BLOCK_RATE", 1.0)  # block and unblock
-    BLOCK_BURST = _env_int("BLOCK_BURST", 10)
-    # New public rooms one user may create per hour (a bucket refilled over the hour).
-    ROOM_CREATE_RATE = _env_int("ROOM_CREATE_RATE", 10)
-    # Seconds between two `presence` broadcasts of one user in one room (0: every change).
-    PRESENCE_COALESCE = _env_float("PRESENCE_COALESCE", 2.0)
-    # Refusals a user may ignore (refilled at 1/s) before the flooding connection is closed.
-    FLOOD_STRIKES = _env_int("FLOOD_STRIKES", 20)
-    # Seconds a disconnected stranger-chat user has to come back before the partner is told.
-    PAIR_GRACE_SECONDS = _env_float("PAIR_GRACE_SECONDS", 10.0)
+    # Flood control (MESSAGE_RATE ... BLOCK_BURST, ROOM_CREATE_RATE, FLOOD_STRIKES), presence
+    # coalescing and the stranger-chat grace: set below, after TestingConfig, from the
+    # defaults in app/domain/limits.py and budgets.py.
 
     # Request bodies (forms, the JSON API): a chat message is at most 4,000 characters.
     MAX_CONTENT_LENGTH = 64 * 1024
@@ -159,30 +135,20 @@ class TestingConfig(Config):
     LOGIN_ADDRESS_RATE = "30/minute"
     REGISTER_RATE = "10/hour"
     TOKEN_MAX_AGE = 3600
-    MESSAGE_RATE = 10.0
-    MESSAGE_BURST = 20
-    TYPING_RATE = 5.0
-    TYPING_BURST = 10
-    EVENT_RATE = 30.0
-    EVENT_BURST = 60
-    JOIN_RATE = 5.0
-    JOIN_BURST = 20
-    ROOMS_RATE = 1.0
-    ROOMS_BURST = 5
-    HISTORY_RATE = 2.0
-    HISTORY_BURST = 10
-    DM_RATE = 1.0
-    DM_BURST = 5
-    PARTNER_RATE = 1.0
-    PARTNER_BURST = 5
-    BLOCK_RATE = 1.0
-    BLOCK_BURST = 10
-    ROOM_CREATE_RATE = 10
-    PRESENCE_COALESCE = 2.0
-    FLOOD_STRIKES = 20
-    PAIR_GRACE_SECONDS = 10.0
     TRUSTED_HOSTS = None
     PROXY_FIX = 0
+
+
+def _env_number(name: str, default: float | int) -> float | int:
+    """The environment variable `name` as the type of its default."""
+    return _env_float(name, default) if isinstance(default, float) else _env_int(name, default)
+
+
+# The domain's tunable numbers, each defaulted in app/domain (written nowhere else) and read
+# from the environment variable of its name; the test config keeps the defaults.
+for _name, _default in default_settings().items():
+    setattr(Config, _name, _env_number(_name, _default))
+    setattr(TestingConfig, _name, _default)
 
 
 class ProductionConfig(Config):

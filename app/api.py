@@ -17,6 +17,7 @@ from .domain.errors import (
     ChatError,
 )
 from .domain.models import Identity
+from .outgoing import message_ack
 from .payloads import PostPayload, parse
 from .ratelimits import login_limited, register_limited
 from .tokens import token_identity
@@ -81,12 +82,12 @@ def post_message(room: str):
         identity = _bearer_identity()
         payload = parse(PostPayload, (request.get_json(silent=True),))
         with current_app.extensions["in_flight"].track():
-            message, created = current_app.extensions["chat"].post_as(
+            message, created = current_app.extensions["chat"].messages.post_as(
                 identity, room, payload.text, payload.client_id
             )
     except ChatError as refused:
         return refusal(refused)
-    return jsonify({"message": message.to_dict()}), 201 if created else 200
+    return jsonify(message_ack(message)), 201 if created else 200
 
 
 def _bearer_identity() -> Identity:

@@ -5,7 +5,8 @@ from collections.abc import Iterable
 from flask import Flask
 from flask_socketio import SocketIO
 
-from .domain.models import Message
+from . import outgoing
+from .domain.models import Message, Notice, RoomChange
 
 NAMESPACE = "/"
 
@@ -38,22 +39,21 @@ class SocketIOBroadcaster:
             ordering.caught_up(room, sid, upto)
 
     def message(self, message: Message) -> None:
-        self.socketio.emit("message", message.to_dict(), to=channel(message.room), namespace="/")
+        # The hot path: the payload is built once per message, however many are in the room.
+        self._send("message", outgoing.message(message), channel(message.room))
 
-    def presence(self, room: str, user: str, status: str, skip_sids: Iterable[str]) -> None:
-        self._emit("presence", {"room": room, "user": user, "status": status}, room, skip_sids)
+    def to_room(self, change: RoomChange, skip_sids: Iterable[str]) -> None:
+        name, data = outgoing.event(change)
+        self._send(name, data, channel(change.room), list(skip_sids) or None)
 
-    def typing(self, room: str, user: str, typing: bool, skip_sids: Iterable[str]) -> None:
-        self._emit("typing", {"room": room, "user": user, "typing": typing}, room, skip_sids)
-
-    def notify(self, sids: Iterable[str], event: str, data: dict) -> None:
+    def notify(self, sids: Iterable[str], notice: Notice) -> None:
+        name, data = outgoing.event(notice)
         for sid in sids:
-            self.socketio.emit(event, data, to=sid, namespace=NAMESPACE)
+            self._send(name, data, sid)
 
-    def _emit(self, event: str, data: dict, room: str, skip_sids: Iterable[str]) -> None:
-        self.socketio.emit(
-            event, data, to=channel(room), namespace=NAMESPACE, skip_sid=list(skip_sids) or None
-        )
+    def _send(self, event: str, data: dict, to: str, skip_sids: list[str] | None = None) -> None:
+        """Every server->client event leaves through here (acks excepted)."""
+        self.socketio.emit(event, data, to=to, namespace=NAMESPACE, skip_sid=skip_sids)
 
 
 class SocketIOScheduler:

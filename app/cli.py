@@ -26,7 +26,7 @@ def post_message(room: str, text: str, username: str = SYSTEM_USERNAME) -> Messa
     if account is None:
         raise ChatError(NOT_FOUND, f"There is no user named {username!r}.")
     identity = Identity(account.id, account.username)
-    message, _ = current_app.extensions["chat"].post_as(identity, room, text)
+    message, _ = current_app.extensions["chat"].messages.post_as(identity, room, text)
     return message
 
 

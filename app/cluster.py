@@ -134,8 +134,8 @@ class Heartbeat:
     def retire(self, host: str) -> None:
         sids = self.liveness.connections_of(host)
         with self.app.app_context():
-            chat = self.app.extensions["chat"]
+            connections = self.app.extensions["chat"].connections
             for sid in sids:
-                chat.disconnect(sid)
+                connections.disconnect(sid)
         self.liveness.forget(host)
         log.info("process %s stopped beating: retired its %d connection(s)", host, len(sids))

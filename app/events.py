@@ -8,9 +8,10 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError
 
-from .domain.chat import ChatService, JoinResult
+from . import outgoing
 from .domain.errors import INTERNAL, INVALID, RATE_LIMITED, ChatError
-from .domain.models import Identity
+from .domain.models import Identity, JoinResult
+from .domain.services import ChatServices
 from .extensions import db, socketio
 from .payloads import (
     EmptyPayload,
@@ -29,7 +30,7 @@ from .tokens import token_identity
 log = logging.getLogger(__name__)
 
 
-def chat() -> ChatService:
+def chat() -> ChatServices:
     return current_app.extensions["chat"]
 
 
@@ -66,7 +67,7 @@ def _answer(event: str, fn: Callable, sid: str, schema: type[Payload], args: tup
         try:
             payload = _parse_charged(sid, schema, args)
             # shape first, then credentials and the user's budgets, then the event's rules
-            chat().charge(sid, event)
+            chat().connections.charge(sid, event)
             return {"ok": True, **fn(sid, payload)}
         except ChatError as error:
             return _refused(event, sid, error)
@@ -83,7 +84,7 @@ def _parse_charged(sid: str, schema: type[Payload], args: tuple) -> Payload:
         return parse(schema, args)
     except ChatError as malformed:
         try:
-            chat().charge(sid, None)
+            chat().connections.charge(sid, None)
         except ChatError as refused:
             if refused.code == RATE_LIMITED:
                 raise refused from None
@@ -113,7 +114,7 @@ def _charged_refusal(sid: str, event: str | None, message: str) -> dict:
     """`invalid` with `message` for an event no handler takes, once it is charged to the
     shared `events` bucket (the refusal of that bucket instead, when it is empty)."""
     try:
-        chat().charge(sid, None)
+        chat().connections.charge(sid, None)
     except ChatError as error:
         return _refused(event, sid, error)
     return error_ack(ChatError(INVALID, message))
@@ -132,7 +133,8 @@ def on_connect(auth=None):
     identity = _authenticate(auth)
     if identity is None:
         raise ConnectionRefusedError("unauthorized")
-    if not chat().connect(request.sid, identity, current_app.config["MAX_CONNECTIONS_PER_USER"]):
+    cap = current_app.config["MAX_CONNECTIONS_PER_USER"]
+    if not chat().connections.connect(request.sid, identity, cap):
         log.warning("connection of %s refused: too many connections", identity.username)
         raise ConnectionRefusedError("too_many_connections")
 
@@ -150,7 +152,7 @@ def _authenticate(auth) -> Identity | None:
 @socketio.on("disconnect")
 def on_disconnect(reason=None):
     """Fired when a client goes away; broadcasts `presence` left where it was the user's last."""
-    chat().disconnect(request.sid)
+    chat().connections.disconnect(request.sid)
 
 
 @socketio.on("*")
@@ -163,88 +165,81 @@ def on_unknown(event, *args):
 @handles("rooms", RoomsPayload)
 def on_rooms(sid: str, payload: RoomsPayload) -> dict:
     """Any client lists a page of the public rooms (and its DMs); nothing is broadcast."""
-    rooms, next_after = chat().rooms(sid, payload.after, payload.limit)
-    return {"rooms": rooms, "next": next_after}
+    return outgoing.rooms_ack(chat().rooms.page(sid, payload.after, payload.limit))
 
 
 @handles("join", JoinPayload)
 def on_join(sid: str, payload: JoinPayload) -> dict:
     """A client enters a room (created if new); `presence` joined goes to the room's others."""
-    return _joined(sid, lambda service: service.join(sid, payload.room, payload.since))
+    return _joined(lambda service: service.rooms.join(sid, payload.room, payload.since))
 
 
-def _joined(sid: str, enter: Callable[[ChatService], JoinResult]) -> dict:
+def _joined(enter: Callable[[ChatServices], JoinResult]) -> dict:
     """Run a join (`enter`) and build its ack; the room stays locked until the ack is queued
     (see app/sockets.py release_held_locks_after_ack) so no broadcast can overtake it."""
     service = chat()
     if getattr(socketio.server, "releases_held_locks", False):
         service.locks.holding()
-    result = enter(service)
-    return {
-        "room": service.summary(result.room, service.identity(sid)),
-        "members": result.members,
-        "messages": [message.to_dict() for message in result.messages],
-        "has_more": result.has_more,
-    }
+    return outgoing.join_ack(enter(service))
 
 
 @handles("leave", LeavePayload)
 def on_leave(sid: str, payload: LeavePayload) -> dict:
     """A client leaves a room; `presence` left goes to the room if that was the user's last tab."""
-    chat().leave(sid, payload.room)
+    chat().rooms.leave(sid, payload.room)
     return {}
 
 
 @handles("message", MessagePayload)
 def on_message(sid: str, payload: MessagePayload) -> dict:
     """A member posts; once stored, `message` goes to the whole room, sender's tabs included."""
-    message = chat().post(sid, payload.room, payload.text, payload.client_id)
-    return {"message": message.to_dict()}
+    message = chat().messages.post(sid, payload.room, payload.text, payload.client_id)
+    return outgoing.message_ack(message)
 
 
 @handles("typing", TypingPayload)
 def on_typing(sid: str, payload: TypingPayload) -> dict:
     """A member starts or stops typing; `typing` goes to the room's other users."""
-    chat().typing(sid, payload.room, payload.typing)
+    chat().messages.typing(sid, payload.room, payload.typing)
     return {}
 
 
 @handles("history", HistoryPayload)
 def on_history(sid: str, payload: HistoryPayload) -> dict:
     """Any client pages back through a room's messages; nothing is broadcast."""
-    messages, has_more = chat().history(sid, payload.room, payload.before, payload.limit)
-    return {"messages": [message.to_dict() for message in messages], "has_more": has_more}
+    messages, has_more = chat().messages.history(sid, payload.room, payload.before, payload.limit)
+    return outgoing.history_ack(messages, has_more)
 
 
 @handles("dm", UserPayload)
 def on_dm(sid: str, payload: UserPayload) -> dict:
     """A client opens a direct-message room and joins it; the other user gets `dm_opened`."""
-    return _joined(sid, lambda service: service.direct(sid, payload.user))
+    return _joined(lambda service: service.direct.open(sid, payload.user))
 
 
 @handles("find_partner", EmptyPayload)
 def on_find_partner(sid: str, payload: EmptyPayload) -> dict:
     """A client asks for a stranger; when matched both get `partner_found` (a partner left by
     "Next" gets `partner_left`)."""
-    return chat().find_partner(sid)
+    return outgoing.find_partner_ack(chat().strangers.find_partner(sid))
 
 
 @handles("leave_partner", EmptyPayload)
 def on_leave_partner(sid: str, payload: EmptyPayload) -> dict:
     """A client stops waiting or ends its pair; the partner gets `partner_left`."""
-    chat().leave_partner(sid)
+    chat().strangers.leave_partner(sid)
     return {}
 
 
 @handles("block", UserPayload)
 def on_block(sid: str, payload: UserPayload) -> dict:
     """A client blocks a user; a current stranger pair with them ends (`partner_left`)."""
-    chat().block(sid, payload.user)
+    chat().direct.block(sid, payload.user)
     return {}
 
 
 @handles("unblock", UserPayload)
 def on_unblock(sid: str, payload: UserPayload) -> dict:
     """A client lifts a block; nothing is broadcast."""
-    chat().unblock(sid, payload.user)
+    chat().direct.unblock(sid, payload.user)
     return {}

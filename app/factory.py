@@ -14,11 +14,12 @@ from config import Config, config_from_env
 from . import events  # noqa: F401  (registers the Socket.IO handlers on `socketio`)
 from .cluster import Heartbeat, OrderedRedisManager
 from .domain.accounts import AccountService
-from .domain.budgets import budgets_from_settings
-from .domain.chat import ChatService, Limits
-from .domain.ports import PairStore, PresenceStore, RateLimiter
+from .domain.limits import limits_from_settings
+from .domain.ports import PairStore, Ports, PresenceStore, RateLimiter
+from .domain.services import ChatServices
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jsonio import SafeJSONProvider
+from .outgoing import message as message_payload
 from .passwords import WerkzeugHasher
 from .security import check_hosts, secure_headers, trust_proxy
 from .shutdown import InFlight
@@ -106,21 +107,17 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     with app.app_context():
         engine = db.engine
     app.extensions["chat_repository"] = SqlChatRepository(db.session, engine)
-    app.extensions["chat"] = ChatService(
-        app.extensions["chat_repository"],
-        stores.presence,
-        SocketIOBroadcaster(socketio),
-        room_locks,
-        stores.limiter,
-        Limits(
-            flood_strikes=app.config["FLOOD_STRIKES"],
-            pair_grace_seconds=app.config["PAIR_GRACE_SECONDS"],
-            budgets=budgets_from_settings(app.config),
-            presence_coalesce=app.config["PRESENCE_COALESCE"],
-        ),
+    ports = Ports(
+        repository=app.extensions["chat_repository"],
+        presence=stores.presence,
+        broadcaster=SocketIOBroadcaster(socketio),
+        locks=room_locks,
+        limiter=stores.limiter,
         pairs=stores.pairs,
         scheduler=SocketIOScheduler(socketio, app),
     )
+    # one service per feature (rooms, messages, direct, strangers, connections)
+    app.extensions["chat"] = ChatServices.build(ports, limits_from_settings(app.config))
 
     from . import api, auth, cli, main
 
@@ -212,7 +209,8 @@ def _shared_stores(app: Flask, room_locks: StripedRoomLocks) -> Stores:
 
     def read_back(room: str, after: int, upto: int) -> list[dict]:
         with app.app_context():
-            return app.extensions["chat"].messages_between(room, after, upto)
+            messages = app.extensions["chat"].messages.between(room, after, upto)
+        return [message_payload(message) for message in messages]
 
     def start_heartbeat() -> None:
         app.extensions["heartbeat"].start()

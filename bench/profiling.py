@@ -101,8 +101,8 @@ def profile(bench: Benchmark, key: str, rate: int, seconds: float, idle: bool = 
 # root to leaf with ";") takes the sample, so the phases add up to 100%.
 PHASES = [
     (
-        "message event: storing it (SQLAlchemy + driver under ChatService.post)",
-        r"ChatService\.post.*(?:sqlalchemy|sqlite3|psycopg|app/storage)",
+        "message event: storing it (SQLAlchemy + driver under MessageService.post)",
+        r"MessageService\.post.*(?:sqlalchemy|sqlite3|psycopg|app/storage)",
     ),
     (
         "message event: broadcast (socket.io emit: the packet and its frame built once, "

@@ -15,6 +15,8 @@ from sqlalchemy import inspect, text
 
 import config
 from app import create_app
+from app.domain.budgets import Budget
+from app.domain.limits import Limits, default_settings, limits_from_settings
 from app.extensions import db
 from app.factory import MIGRATIONS_DIR, _finish_config
 from app.storage.engine import normalise_database_url
@@ -348,3 +350,34 @@ def test_transports_from_environment(monkeypatch):
 def test_unknown_transport_is_refused(monkeypatch):
     with pytest.raises(RuntimeError, match="SOCKETIO_TRANSPORTS"):
         fresh_config_module(monkeypatch, SOCKETIO_TRANSPORTS="websocket,carrier-pigeon")
+
+
+# --- the domain's limits: defaults in app/domain only ------------------------------------------
+
+
+def test_every_limit_setting_defaults_to_the_domains_value(monkeypatch):
+    for name in default_settings():
+        monkeypatch.delenv(name, raising=False)
+    module = fresh_config_module(monkeypatch)
+    assert set(default_settings()) >= {"MESSAGE_RATE", "BLOCK_BURST", "ROOM_CREATE_RATE"}
+    for name, default in default_settings().items():
+        for config_class in (module.Config, module.TestingConfig, module.ProductionConfig):
+            value = getattr(config_class, name)
+            assert value == default and type(value) is type(default), (config_class, name)
+    limits = limits_from_settings(create_app(config.TestingConfig).config)
+    assert limits == Limits()
+
+
+def test_limit_settings_come_from_the_environment_except_in_tests(monkeypatch):
+    module = fresh_config_module(
+        monkeypatch, MESSAGE_RATE="2.5", JOIN_BURST="7", ROOM_CREATE_RATE="3", FLOOD_STRIKES="4"
+    )
+    assert (module.Config.MESSAGE_RATE, module.Config.JOIN_BURST) == (2.5, 7)
+    assert module.ProductionConfig.ROOM_CREATE_RATE == 3
+    assert module.DevelopmentConfig.FLOOD_STRIKES == 4
+    assert (module.TestingConfig.MESSAGE_RATE, module.TestingConfig.FLOOD_STRIKES) == (10.0, 20)
+    limits = limits_from_settings(vars(module.Config) | {"PRESENCE_COALESCE": 0})
+    assert limits.budgets.message == Budget(2.5, 20)
+    assert limits.budgets.join == Budget(5.0, 7)
+    assert limits.budgets.room_create == Budget(3 / 3600, 3)
+    assert (limits.flood_strikes, limits.presence_coalesce) == (4, 0.0)

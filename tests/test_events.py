@@ -133,7 +133,7 @@ def test_token_expiring_mid_connection(server_factory, monkeypatch):
     server = server_factory(TOKEN_MAX_AGE=60)
     real_time = time.time
     offset = {"seconds": 0.0}
-    server.app.extensions["chat"].wall_clock = lambda: real_time() + offset["seconds"]
+    server.app.extensions["chat"].ports.wall_clock = lambda: real_time() + offset["seconds"]
 
     alice = server.connect("alice")
     # bob uses a browser session: it does not expire with alice's token

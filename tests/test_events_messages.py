@@ -426,9 +426,9 @@ def test_client_id_is_remembered_however_late_the_retry(app, connect):
     join(bob)
     original = say(alice, "yesterday", client_id="old")
     drain(bob)
-    chat = app.extensions["chat"]
-    real_clock = chat.clock
-    chat.clock = lambda: real_clock() + timedelta(days=30)
+    ports = app.extensions["chat"].ports
+    real_clock = ports.clock
+    ports.clock = lambda: real_clock() + timedelta(days=30)
     assert say(alice, "a month later", client_id="old") == original
     assert events(bob, "message") == []
 

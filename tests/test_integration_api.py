@@ -336,7 +336,7 @@ def test_a_server_failure_is_internal(app_factory, monkeypatch):
     def fail(*args):
         raise RuntimeError("database is gone")
 
-    monkeypatch.setattr(app.extensions["chat"], "post_as", fail)
+    monkeypatch.setattr(app.extensions["chat"].messages, "post_as", fail)
     api_error(post(http, token["token"], json={"text": "hi"}), 500, "internal")
 
 

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import RATE_LIMITED, ChatError
 from .ports import RateLimiter
@@ -29,22 +29,23 @@ class Budget:
 
 @dataclass(frozen=True, slots=True)
 class Budgets:
-    """Every bucket a client event may be charged to; defaults are protocol v1's."""
+    """Every bucket a client event may be charged to. These defaults are protocol v1's and the
+    only place they are written: config.py reads its settings (SETTINGS below) from here."""
 
     # charged by every client event, unknown ones included
-    events: Budget = field(default_factory=lambda: Budget(30.0, 60))
-    # charged by the domain after the room checks (HTTP posts too: app/domain/chat.py)
-    message: Budget = field(default_factory=lambda: Budget(10.0, 20))
-    typing: Budget = field(default_factory=lambda: Budget(5.0, 10))
+    events: Budget = Budget(30.0, 60)
+    # charged by the domain after the room checks (HTTP posts too: app/domain/messages.py)
+    message: Budget = Budget(10.0, 20)
+    typing: Budget = Budget(5.0, 10)
     # join, leave and dm share it
-    join: Budget = field(default_factory=lambda: Budget(5.0, 20))
-    rooms: Budget = field(default_factory=lambda: Budget(1.0, 5))
-    history: Budget = field(default_factory=lambda: Budget(2.0, 10))
-    dm: Budget = field(default_factory=lambda: Budget(1.0, 5))
+    join: Budget = Budget(5.0, 20)
+    rooms: Budget = Budget(1.0, 5)
+    history: Budget = Budget(2.0, 10)
+    dm: Budget = Budget(1.0, 5)
     # find_partner and leave_partner share it
-    partner: Budget = field(default_factory=lambda: Budget(1.0, 5))
+    partner: Budget = Budget(1.0, 5)
     # block and unblock share it
-    block: Budget = field(default_factory=lambda: Budget(1.0, 10))
+    block: Budget = Budget(1.0, 10)
     # new public rooms per user per hour (the bucket refills evenly over the hour)
     room_create_per_hour: int = 10
 
@@ -80,20 +81,36 @@ SETTINGS = {
     "partner": ("PARTNER_RATE", "PARTNER_BURST"),
     "block": ("BLOCK_RATE", "BLOCK_BURST"),
 }
+# The setting of `room_create_per_hour`.
+ROOM_CREATE_SETTING = "ROOM_CREATE_RATE"
+
+
+def default_settings() -> dict[str, float | int]:
+    """Every budget setting at its default: rates are floats, bursts and the hourly room
+    cap ints (config.py reads each from its environment variable of that type)."""
+    defaults = Budgets()
+    values: dict[str, float | int] = {}
+    for bucket, (rate_name, burst_name) in SETTINGS.items():
+        budget: Budget = getattr(defaults, bucket)
+        values[rate_name] = float(budget.rate)
+        values[burst_name] = int(budget.burst)
+    values[ROOM_CREATE_SETTING] = defaults.room_create_per_hour
+    return values
 
 
 def budgets_from_settings(settings: Mapping) -> Budgets:
     """Budgets from a settings mapping (the app's config); a missing name keeps its default."""
+    defaults = Budgets()
     values: dict = {}
     for bucket, (rate_name, burst_name) in SETTINGS.items():
         if rate_name in settings or burst_name in settings:
-            default = getattr(Budgets(), bucket)
+            default = getattr(defaults, bucket)
             values[bucket] = Budget(
                 float(settings.get(rate_name, default.rate)),
                 int(settings.get(burst_name, default.burst)),
             )
-    if "ROOM_CREATE_RATE" in settings:
-        values["room_create_per_hour"] = int(settings["ROOM_CREATE_RATE"])
+    if ROOM_CREATE_SETTING in settings:
+        values["room_create_per_hour"] = int(settings[ROOM_CREATE_SETTING])
     return Budgets(**values)
 
 

@@ -1,4 +1,4 @@
-"""Value objects the domain hands around: identities, rooms and messages."""
+"""Value objects the domain hands around and broadcasts (wire forms: app/outgoing.py)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +39,8 @@ class Seat:
 
 @dataclass(frozen=True, slots=True)
 class Pairing:
+    """A stranger pair as one of its two users sees it: its room, and the other user."""
+
     room: str
     partner: Seat
 
@@ -52,25 +54,95 @@ class Message:
     ts: datetime
     client_id: str | None
 
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "room": self.room,
-            "user": self.user,
-            "text": self.text,
-            "ts": format_timestamp(self.ts),
-            "client_id": self.client_id,
-        }
+
+# -- what the services return --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    """A room as one user sees it: private rooms name the other member (`with_user`, None
+    when there is none), pair rooms say whether that stranger chat is still `active`."""
+
+    name: str
+    topic: str
+    kind: str
+    private: bool
+    with_user: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    """A join (or a DM opened): the room, who is in it, and the first page of messages."""
+
+    room: RoomSummary
+    members: list[str]
+    messages: list[Message]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRoom:
+    """One entry of the room list: a room, how many users are online in it and, for a DM,
+    the other member's name."""
+
+    room: Room
+    online: int
+    with_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomsPage:
+    """A page of the room list, and the name to page on from (None: the last page)."""
+
+    rooms: list[ListedRoom]
+    next_after: str | None
+
+
+# -- what the services broadcast (app/broadcast.py sends them) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """`user` joined or left `room` (status: presence.JOINED or presence.LEFT)."""
+
+    room: str
+    user: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypingChanged:
+    room: str
+    user: str
+    typing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DmOpened:
+    """`user` opened (or, by unblocking, reopened) the DM room `room` with the recipient."""
+
+    room: str
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerFound:
+    room: str
+    partner: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerLeft:
+    room: str
+
+
+# Sent to a room's subscribers (besides messages), and to chosen connections.
+RoomChange = PresenceChanged | TypingChanged
+Notice = DmOpened | PartnerFound | PartnerLeft
 
 
 def utc_now() -> datetime:
     """Now in UTC, naive, cut to milliseconds so a stored time reads back identically."""
     now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def format_timestamp(ts: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and a "Z": 2026-11-22T15:04:05.123Z."""
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

@@ -1,11 +1,22 @@
-"""Interfaces the domain needs from storage and transport; implementations live elsewhere."""
+"""Interfaces the domain needs from storage and transport, and the bundle they come in."""
 
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from .models import Identity, Message, Pairing, Room, Seat
+from .models import (
+    Identity,
+    Message,
+    Notice,
+    Pairing,
+    Room,
+    RoomChange,
+    Seat,
+    utc_now,
+)
 
 
 class ChatRepository(Protocol):
@@ -123,7 +134,8 @@ class RoomLocks(Protocol):
 
 
 class Broadcaster(Protocol):
-    """How the domain reaches connected clients (Socket.IO in production)."""
+    """How the domain reaches connected clients (Socket.IO in production). Events are value
+    objects (models.py); the transport gives them their wire form."""
 
     def subscribe(self, sid: str, room: str) -> None: ...
     def unsubscribe(self, sid: str, room: str) -> None: ...
@@ -132,9 +144,30 @@ class Broadcaster(Protocol):
         broadcasts of those ids, still on their way from other processes, skip it."""
         ...
 
-    def message(self, message: Message) -> None: ...
-    def presence(self, room: str, user: str, status: str, skip_sids: Iterable[str]) -> None: ...
-    def typing(self, room: str, user: str, typing: bool, skip_sids: Iterable[str]) -> None: ...
-    def notify(self, sids: Iterable[str], event: str, data: dict) -> None:
-        """Send `event` to these connections only."""
+    def message(self, message: Message) -> None:
+        """`message` to everyone in its room, the sender's connections included."""
         ...
+
+    def to_room(self, change: RoomChange, skip_sids: Iterable[str]) -> None:
+        """A presence or typing change to everyone in its room but `skip_sids`."""
+        ...
+
+    def notify(self, sids: Iterable[str], notice: Notice) -> None:
+        """Send `notice` to these connections only."""
+        ...
+
+
+@dataclass(slots=True)
+class Ports:
+    """Everything the chat services reach beyond the domain, handed to them as one."""
+
+    repository: ChatRepository
+    presence: PresenceStore
+    broadcaster: Broadcaster
+    locks: RoomLocks
+    limiter: RateLimiter
+    pairs: PairStore
+    scheduler: Scheduler
+    # when a message is stored (naive UTC); and now in epoch seconds (token expiry, windows)
+    clock: Callable[[], datetime] = utc_now
+    wall_clock: Callable[[], float] = time.time

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .models import PresenceChanged
 from .ports import Broadcaster, Scheduler
 
 JOINED = "joined"
@@ -54,7 +55,7 @@ class PresenceCoalescer:
     ) -> None:
         """`username` (user_id) joined or left `room`; `skip_sids` need not be told."""
         if self.window <= 0:
-            self.broadcaster.presence(room, username, status, skip_sids)
+            self.broadcaster.to_room(PresenceChanged(room, username, status), skip_sids)
             return
         key = (room, user_id)
         now = self.clock()
@@ -70,7 +71,7 @@ class PresenceCoalescer:
                 self._sweep(now)
             self._windows[key] = _Window(now + self.window, status)
             self._names[key] = username
-        self.broadcaster.presence(room, username, status, skip_sids)
+        self.broadcaster.to_room(PresenceChanged(room, username, status), skip_sids)
 
     def _sweep(self, now: float) -> None:
         for key in [k for k, w in self._windows.items() if now >= w.until and not w.held]:
@@ -106,4 +107,4 @@ class PresenceCoalescer:
         self.scheduler.call_later(self.window, self._close, key)
         # The user's own connections know their state; others in the room are told. Also
         # for `left`: a connection of theirs may have joined since `present` was read.
-        self.broadcaster.presence(room, username, status, self.sids_of(user_id))
+        self.broadcaster.to_room(PresenceChanged(room, username, status), self.sids_of(user_id))

@@ -102,3 +102,9 @@ def _is_utf8(text: str) -> bool:
 def forbidden_room() -> ChatError:
     # One answer for "missing" and "not yours" so outsiders learn nothing about private rooms.
     return ChatError(FORBIDDEN, "You are not a member of this private room.")
+
+
+def blocked() -> ChatError:
+    """The refusal of a DM (opening, joining, speaking) between users where one blocked the
+    other."""
+    return ChatError(FORBIDDEN, "One of you has blocked the other.")

@@ -1,4 +1,4 @@
-"""Domain fixtures: the chat service over plain SQLAlchemy and in-memory stores, no Flask."""
+"""Domain fixtures: the chat services over plain SQLAlchemy and in-memory stores, no Flask."""
 
 from dataclasses import dataclass, field
 
@@ -9,8 +9,17 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app.domain.accounts import AccountService
 from app.domain.budgets import Budget, Budgets
-from app.domain.chat import ChatService, Limits
-from app.domain.models import Identity
+from app.domain.limits import Limits
+from app.domain.models import (
+    DmOpened,
+    Identity,
+    PartnerFound,
+    PartnerLeft,
+    PresenceChanged,
+    TypingChanged,
+)
+from app.domain.ports import Ports
+from app.domain.services import ChatServices
 from app.storage.memory import (
     MemoryPairStore,
     MemoryPresenceStore,
@@ -42,15 +51,20 @@ class RecordingBroadcaster:
     def message(self, message):
         self.sent.append(("message", message.room, message.id, message.text))
 
-    def presence(self, room, user, status, skip_sids):
-        self.sent.append(("presence", room, user, status, tuple(skip_sids)))
+    def to_room(self, change, skip_sids):
+        if isinstance(change, PresenceChanged):
+            self.sent.append(
+                ("presence", change.room, change.user, change.status, tuple(skip_sids))
+            )
+        else:
+            assert isinstance(change, TypingChanged)
+            skipped = tuple(sorted(skip_sids))
+            self.sent.append(("typing", change.room, change.user, change.typing, skipped))
 
-    def typing(self, room, user, typing, skip_sids):
-        self.sent.append(("typing", room, user, typing, tuple(sorted(skip_sids))))
-
-    def notify(self, sids, event, data):
+    def notify(self, sids, notice):
+        assert isinstance(notice, DmOpened | PartnerFound | PartnerLeft)
         for sid in sorted(sids):
-            self.sent.append((event, sid, data))
+            self.sent.append((type(notice).__name__, sid, notice))
 
 
 class FakeClock:
@@ -133,23 +147,31 @@ def stores(request, clock):
 
 
 @pytest.fixture
-def service(session, broadcaster, clock, scheduler, stores):
+def ports(session, broadcaster, clock, scheduler, stores):
     presence, limiter, pairs = stores
-    return ChatService(
-        SqlChatRepository(session, session.get_bind()),
-        presence,
-        broadcaster,
-        StripedRoomLocks(),
-        limiter,
-        Limits(budgets=Budgets(message=Budget(1.0, 3), typing=Budget(1.0, 2))),
+    return Ports(
+        repository=SqlChatRepository(session, session.get_bind()),
+        presence=presence,
+        broadcaster=broadcaster,
+        locks=StripedRoomLocks(),
+        limiter=limiter,
         pairs=pairs,
         scheduler=scheduler,
         wall_clock=clock,
     )
 
 
+# Small message and typing bursts, so that tests reach them quickly.
+TEST_LIMITS = Limits(budgets=Budgets(message=Budget(1.0, 3), typing=Budget(1.0, 2)))
+
+
 @pytest.fixture
-def connected(service, accounts):
+def chat(ports):
+    return ChatServices.build(ports, TEST_LIMITS)
+
+
+@pytest.fixture
+def connected(chat, accounts):
     """Connect `sid` as `username` (registered on first use); returns the Identity."""
 
     def connect(sid: str, username: str, expires_at: float | None = None) -> Identity:
@@ -157,7 +179,7 @@ def connected(service, accounts):
             username, "password123"
         )
         identity = Identity(account.id, account.username, expires_at)
-        service.connect(sid, identity)
+        chat.connections.connect(sid, identity)
         return identity
 
     return connect

@@ -58,12 +58,12 @@ def presence_sent(broadcaster):
 
 @pytest.mark.fake_clock_limits
 def test_a_join_leave_loop_is_coalesced_to_the_final_state(
-    service, connected, broadcaster, scheduler, clock
+    chat, connected, broadcaster, scheduler, clock
 ):
     connected("s1", "looper")
     for _ in range(200):
-        service.join("s1", "lobby")
-        service.leave("s1", "lobby")
+        chat.rooms.join("s1", "lobby")
+        chat.rooms.leave("s1", "lobby")
     # the first change goes out at once, the rest is held until the window closes
     assert presence_sent(broadcaster) == [("presence", "lobby", "looper", "joined", ("s1",))]
     clock.now += 2
@@ -74,18 +74,18 @@ def test_a_join_leave_loop_is_coalesced_to_the_final_state(
     clock.now += 2
     scheduler.run_pending()  # the last window closes with nothing held: nothing more
     assert len(presence_sent(broadcaster)) == 2
-    service.join("s1", "lobby")  # after a quiet window: at once again
+    chat.rooms.join("s1", "lobby")  # after a quiet window: at once again
     assert presence_sent(broadcaster)[-1][3] == "joined" and len(presence_sent(broadcaster)) == 3
 
 
 @pytest.mark.fake_clock_limits
 def test_back_to_the_state_last_sent_sends_nothing_more(
-    service, connected, broadcaster, scheduler, clock
+    chat, connected, broadcaster, scheduler, clock
 ):
     connected("s1", "alice")
-    service.join("s1", "lobby")
-    service.leave("s1", "lobby")
-    service.join("s1", "lobby")
+    chat.rooms.join("s1", "lobby")
+    chat.rooms.leave("s1", "lobby")
+    chat.rooms.join("s1", "lobby")
     clock.now += 2
     scheduler.run_pending()
     assert presence_sent(broadcaster) == [("presence", "lobby", "alice", "joined", ("s1",))]

@@ -1,0 +1,37 @@
+"""Connections: opening one (per-user cap), its disconnect, charging its events to budgets."""
+
+from .core import Core
+from .models import Identity
+from .presence import LEFT
+from .strangers import StrangerService
+
+
+class ConnectionService:
+    def __init__(self, core: Core, strangers: StrangerService):
+        self.core = core
+        self.ports = core.ports
+        self.strangers = strangers
+
+    def connect(self, sid: str, identity: Identity, max_connections: int = 0) -> bool:
+        """Register a connection; False (nothing registered) when the user already has
+        `max_connections` (> 0) open, in every process together."""
+        return self.ports.presence.add_connection(sid, identity, max_connections)
+
+    def disconnect(self, sid: str) -> None:
+        """Forget a connection: it leaves its rooms (`presence` left where it was the user's
+        last) and stranger chat (the partner after a grace period)."""
+        identity, rooms = self.ports.presence.remove_connection(sid)
+        if identity is None:
+            return
+        for room, user_left in rooms:
+            self.ports.broadcaster.unsubscribe(sid, room)
+            if user_left:
+                self.core.announce.changed(room, identity.user_id, identity.username, LEFT, ())
+        self.strangers.disconnected(identity, sid)
+
+    def charge(self, sid: str, event: str | None) -> Identity:
+        """Authenticate `sid` and charge `event` to its user's budgets (`rate_limited` when
+        over); unknown event names (None) are charged to the shared `events` bucket only."""
+        identity = self.core.identity(sid)
+        self.core.throttle.event(identity.user_id, event)
+        return identity

@@ -1,0 +1,122 @@
+"""Messages: posting (over a socket, or with no connection), typing, and reading history."""
+
+from . import rules
+from .core import Core
+from .errors import FORBIDDEN, NOT_FOUND, RATE_LIMITED, ChatError
+from .models import Identity, Message, Room, TypingChanged
+
+
+class MessageService:
+    def __init__(self, core: Core):
+        self.core = core
+        self.ports = core.ports
+
+    def post(self, sid: str, room_name: str, text: str, client_id: str | None = None) -> Message:
+        """Store a message in a joined room and broadcast it; a retry (same `client_id`)
+        returns the stored original and broadcasts nothing."""
+        identity = self.core.identity(sid)
+        room_name = rules.check_room_name(room_name)
+        text = rules.check_text(text)
+        client_id = rules.check_client_id(client_id)
+        self.core.require_private_member(identity, room_name)
+        if not self.ports.presence.in_room(sid, room_name):
+            # a user taken out of a DM by a block learns why (blocks are checked in _store)
+            if rules.is_private_room_name(room_name):
+                self.core.require_private_member(identity, room_name, speaking=True)
+            self.core.require_in_room(sid, room_name)
+        room = self.ports.repository.known_room(room_name)
+        if room is None:  # deleted while the connection sat in it
+            raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
+        return self._store(identity, room, text, client_id)[0]
+
+    def post_as(
+        self, identity: Identity, room_name: str, text: str, client_id: str | None = None
+    ) -> tuple[Message, bool]:
+        """Post with no connection (HTTP API, CLI): the room must already exist and need not
+        be joined. Returns the message and True, or the original of a retry and False."""
+        room_name = rules.check_room_name(room_name)
+        text = rules.check_text(text)
+        client_id = rules.check_client_id(client_id)
+        room = self.core.room_for(identity, room_name, create=False)
+        try:
+            return self._store(identity, room, text, client_id)
+        except ChatError as refused:
+            if not refused.disconnect:
+                raise
+            # Out of strikes means "close the flooding connection", and there is none here.
+            raise ChatError(
+                RATE_LIMITED,
+                f"You are sending too fast; try again in {refused.retry_after:.1f} s.",
+                retry_after=refused.retry_after,
+            ) from None
+
+    def _store(
+        self, identity: Identity, room: Room, text: str, client_id: str | None
+    ) -> tuple[Message, bool]:
+        """Store and broadcast a checked message (True), or find the original of a retry."""
+        if room.private:
+            self._check_private_post(identity, room)
+        repository = self.ports.repository
+        now = self.ports.clock()
+        try:
+            self.core.throttle.bucket(identity.user_id, "message")
+        except ChatError:
+            # A retry of a message already stored is answered even while throttled; the
+            # lookup is paid only on this refused path, not by every message.
+            original = (
+                repository.find_by_client_id(room, identity.user_id, client_id)
+                if client_id
+                else None
+            )
+            if original is None:
+                raise
+            return original, False
+        with self.ports.locks(room.name):
+            # a retry (same client_id) comes back as the stored original, not stored again
+            message, created = repository.add_message(room, identity, text, client_id, now)
+            if created:
+                self.ports.broadcaster.message(message)
+        return message, created
+
+    def _check_private_post(self, identity: Identity, room: Room) -> None:
+        if room.kind == "pair":
+            pairing = self.ports.pairs.pairing_of(identity.user_id)
+            if pairing is None or pairing.room != room.name:
+                raise ChatError(FORBIDDEN, "This conversation has ended.")
+        else:
+            self.core.refuse_if_blocked(identity, room)
+
+    def typing(self, sid: str, room_name: str, typing: bool) -> None:
+        """Tell a joined room's other users this one started or stopped typing."""
+        identity = self.core.identity(sid)
+        room_name = rules.check_room_name(room_name)
+        self.core.require_private_member(identity, room_name, speaking=True)
+        self.core.require_in_room(sid, room_name)
+        self.core.throttle.bucket(identity.user_id, "typing")
+        self.ports.broadcaster.to_room(
+            TypingChanged(room_name, identity.username, typing),
+            self.ports.presence.sids_of(identity.user_id),
+        )
+
+    def history(
+        self, sid: str, room_name: str, before: int | None = None, limit: int | None = None
+    ) -> tuple[list[Message], bool]:
+        """Up to `limit` messages before id `before` (the latest when None), oldest first,
+        and whether older ones exist."""
+        identity = self.core.identity(sid)
+        room = self.core.room_for(identity, rules.check_room_name(room_name), create=False)
+        limits = self.core.limits
+        limit = min(limit or limits.history_default, limits.history_max)
+        if before is None:
+            return self.ports.repository.latest(room, limit)
+        return self.ports.repository.before(room, before, limit)
+
+    def between(self, room_name: str, after: int, upto: int) -> list[Message]:
+        """Stored messages with `after` < id <= `upto`: a message whose broadcast from another
+        process has not arrived yet, read back to keep id order."""
+        repository = self.ports.repository
+        room = repository.get_room(room_name)
+        if room is None or upto <= after:
+            return []
+        messages, _ = repository.after(room, after, upto - after)
+        return [message for message in messages if message.id <= upto]

@@ -1,0 +1,136 @@
+"""The wire form of every ack and server->client event (docs/protocol.md), defined once."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from .domain.models import (
+    DmOpened,
+    JoinResult,
+    ListedRoom,
+    Message,
+    Notice,
+    Pairing,
+    PartnerFound,
+    PartnerLeft,
+    PresenceChanged,
+    RoomChange,
+    RoomsPage,
+    RoomSummary,
+    TypingChanged,
+)
+
+
+def format_timestamp(ts: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a "Z": 2026-11-22T15:04:05.123Z."""
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+# -- objects -------------------------------------------------------------------------------
+
+
+def message(m: Message) -> dict:
+    """A Message object: the `message` broadcast, and inside acks."""
+    return {
+        "id": m.id,
+        "room": m.room,
+        "user": m.user,
+        "text": m.text,
+        "ts": format_timestamp(m.ts),
+        "client_id": m.client_id,
+    }
+
+
+def room(summary: RoomSummary) -> dict:
+    """The `room` of a join or dm ack: private rooms add `with`, pair rooms `active`."""
+    data: dict = {"name": summary.name, "topic": summary.topic, "kind": summary.kind}
+    if summary.private:
+        data["with"] = summary.with_user
+    if summary.active is not None:
+        data["active"] = summary.active
+    return data
+
+
+def listed_room(entry: ListedRoom) -> dict:
+    """One entry of the `rooms` ack: a DM's also has `with`."""
+    data = {
+        "name": entry.room.name,
+        "topic": entry.room.topic,
+        "online": entry.online,
+        "last_message_id": entry.room.last_message_id,
+        "kind": entry.room.kind,
+    }
+    if entry.with_user:
+        data["with"] = entry.with_user
+    return data
+
+
+# -- acks: the fields after "ok": true -----------------------------------------------------
+
+
+def rooms_ack(page: RoomsPage) -> dict:
+    return {"rooms": [listed_room(entry) for entry in page.rooms], "next": page.next_after}
+
+
+def join_ack(result: JoinResult) -> dict:
+    """The ack of `join` and of `dm`."""
+    return {
+        "room": room(result.room),
+        "members": result.members,
+        "messages": [message(m) for m in result.messages],
+        "has_more": result.has_more,
+    }
+
+
+def message_ack(m: Message) -> dict:
+    """The ack of `message`, and the body of the API's message post."""
+    return {"message": message(m)}
+
+
+def history_ack(messages: list[Message], has_more: bool) -> dict:
+    return {"messages": [message(m) for m in messages], "has_more": has_more}
+
+
+def find_partner_ack(pairing: Pairing | None) -> dict:
+    if pairing is None:
+        return {"status": "waiting"}
+    return {"status": "paired", "room": pairing.room, "partner": pairing.partner.username}
+
+
+# -- broadcasts: each event's name and payload ---------------------------------------------
+
+
+def _presence(event: PresenceChanged) -> dict:
+    return {"room": event.room, "user": event.user, "status": event.status}
+
+
+def _typing(event: TypingChanged) -> dict:
+    return {"room": event.room, "user": event.user, "typing": event.typing}
+
+
+def _dm_opened(event: DmOpened) -> dict:
+    return {"room": event.room, "user": event.user}
+
+
+def _partner_found(event: PartnerFound) -> dict:
+    return {"room": event.room, "partner": event.partner}
+
+
+def _partner_left(event: PartnerLeft) -> dict:
+    return {"room": event.room}
+
+
+BROADCASTS: dict[type, tuple[str, Callable]] = {
+    PresenceChanged: ("presence", _presence),
+    TypingChanged: ("typing", _typing),
+    DmOpened: ("dm_opened", _dm_opened),
+    PartnerFound: ("partner_found", _partner_found),
+    PartnerLeft: ("partner_left", _partner_left),
+}
+
+
+def event(change: RoomChange | Notice) -> tuple[str, dict]:
+    """The Socket.IO event name and payload of a broadcast other than `message`."""
+    name, payload = BROADCASTS[type(change)]
+    return name, payload(change)
