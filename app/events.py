@@ -25,6 +25,7 @@ from .payloads import (
     parse,
 )
 from .tokens import token_identity
+from .transport import hold_room_locks
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,18 @@ def error_ack(error: ChatError) -> dict:
     return {"ok": False, "error": error.to_dict()}
 
 
-def handles(event: str, schema: type[Payload]) -> Callable:
-    """Register `fn(sid, payload) -> dict` for `event`, turning every outcome into an ack.
+# Event name -> handler, for app.transport.install() to register on each server init_app makes
+HANDLERS: dict[str, Callable] = {}
 
-    Registered with python-socketio directly, not through Flask-SocketIO's `on`: that one
-    pushes a full request context for every event (a Request, URL matching, the session
-    cookie decoded: about 60 µs, docs/performance.md), and these handlers need only the app
-    context (the database session, `current_app`)."""
+
+def handles(event: str, schema: type[Payload]) -> Callable:
+    """Declare `fn(sid, payload) -> dict` the handler of `event` (in HANDLERS), turning every
+    outcome into an ack.
+
+    Registered with python-socketio directly (app.transport.install), not through
+    Flask-SocketIO's `on`: that one pushes a full request context for every event (a Request,
+    URL matching, the session cookie decoded: about 60 µs, docs/performance.md), and these
+    handlers need only the app context (the database session, `current_app`)."""
 
     def decorator(fn: Callable[[str, Payload], dict]) -> Callable:
         @wraps(fn)
@@ -54,8 +60,7 @@ def handles(event: str, schema: type[Payload]) -> Callable:
             with environ["flask.app"].app_context():
                 return _answer(event, fn, sid, schema, args)
 
-        # Flask-SocketIO registers these with each server init_app creates
-        socketio.handlers.append((event, handler, "/"))
+        HANDLERS[event] = handler
         return handler
 
     return decorator
@@ -175,10 +180,9 @@ def on_join(sid: str, payload: JoinPayload) -> dict:
 
 def _joined(sid: str, enter: Callable[[ChatService], JoinResult]) -> dict:
     """Run a join (`enter`) and build its ack; the room stays locked until the ack is queued
-    (see app/sockets.py release_held_locks_after_ack) so no broadcast can overtake it."""
+    (app/transport/acks.py) so no broadcast can overtake it."""
     service = chat()
-    if getattr(socketio.server, "releases_held_locks", False):
-        service.locks.holding()
+    hold_room_locks()
     result = enter(service)
     return {
         "room": service.summary(result.room, service.identity(sid)),

@@ -1,7 +1,7 @@
 """What protocol v1 accepts on the wire: JSON-only Socket.IO packets of bounded nesting.
 
 Handed to python-socketio as its `json` module and packet class (`serializer`), both public
-options; app/sockets.py acts on the refusals these raise.
+options; app/transport/refusals.py acts on the refusals these raise.
 """
 
 import json
