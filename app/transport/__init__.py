@@ -2,6 +2,8 @@
 
 Every override of a library's private attributes lives in this package, one module per
 concern; hooks.py lists each attribute hooked, and install() refuses to start without them.
+What the overrides do is tested through the server (tests/test_transport_limits.py,
+tests/test_fuzz.py, tests/reliability); the seam itself by tests/test_transport_seam.py.
 """
 
 import weakref
@@ -46,7 +48,8 @@ def install(
     exists (MissingHookError names each one missing, so the app does not start), install the
     overrides in the order below, and register `handlers` (event name -> `fn(sid, *args)`).
 
-    `refuse_stray_event(sid, name) -> ack` answers events named like a lifecycle event;
+    `refuse_stray_event(sid, name) -> ack` answers events named like a lifecycle event (or
+    not named by a string);
     `max_packet_bytes` caps a WebSocket frame while it is read; `connect_timeout` (seconds, 0:
     none) closes connections that never complete the Socket.IO connect. Installing twice on
     one server raises RuntimeError: every wrapper would run twice."""

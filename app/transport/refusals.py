@@ -68,11 +68,11 @@ CONNECT_TIMEOUT = (1008, "connect timeout")
 
 
 def refuse_unreadable_packets(sio_server) -> None:
-    """Act on the packets app/transport/packets.py's JsonOnlyPacket refuses, before python-socketio
-    buffers or dispatches anything: an event whose only fault is its JSON (malformed, or
-    nested too deeply) is answered `invalid` and the connection carries on; binary data
-    (which python-socketio would buffer as attachments without limit) and packets that
-    cannot be read close the connection."""
+    """Act on the packets JsonOnlyPacket (app/transport/packets.py) refuses, before
+    python-socketio buffers or dispatches anything: an event whose only fault is its JSON
+    (malformed, or nested too deeply) is answered `invalid` and the connection carries on;
+    binary data (which python-socketio would buffer as attachments without limit) and packets
+    that cannot be read close the connection."""
     handle_message = sio_server._handle_eio_message
 
     def guarded(eio_sid, data):
