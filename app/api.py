@@ -17,10 +17,10 @@ from .domain.errors import (
     ChatError,
 )
 from .domain.models import Identity
-from .outgoing import message_ack
 from .payloads import PostPayload, parse
 from .ratelimits import login_limited, register_limited
 from .tokens import token_identity
+from .wire import message_ack
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from flask import Flask
 from flask_socketio import SocketIO
 
-from . import outgoing
+from . import wire
 from .domain.models import Message, Notice, RoomChange
 
 NAMESPACE = "/"
@@ -40,14 +40,14 @@ class SocketIOBroadcaster:
 
     def message(self, message: Message) -> None:
         # The hot path: the payload is built once per message, however many are in the room.
-        self._send("message", outgoing.message(message), channel(message.room))
+        self._send("message", wire.message(message), channel(message.room))
 
     def to_room(self, change: RoomChange, skip_sids: Iterable[str]) -> None:
-        name, data = outgoing.event(change)
+        name, data = wire.event(change)
         self._send(name, data, channel(change.room), list(skip_sids) or None)
 
     def notify(self, sids: Iterable[str], notice: Notice) -> None:
-        name, data = outgoing.event(notice)
+        name, data = wire.event(notice)
         for sid in sids:
             self._send(name, data, sid)
 

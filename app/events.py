@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError
 
-from . import outgoing
+from . import wire
 from .domain.errors import INTERNAL, INVALID, RATE_LIMITED, ChatError
 from .domain.models import Identity, JoinResult
 from .domain.services import ChatServices
@@ -26,6 +26,7 @@ from .payloads import (
     parse,
 )
 from .tokens import token_identity
+from .transport import hold_room_locks
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,18 @@ def error_ack(error: ChatError) -> dict:
     return {"ok": False, "error": error.to_dict()}
 
 
-def handles(event: str, schema: type[Payload]) -> Callable:
-    """Register `fn(sid, payload) -> dict` for `event`, turning every outcome into an ack.
+# Event name -> handler, for app.transport.install() to register on each server init_app makes
+HANDLERS: dict[str, Callable] = {}
 
-    Registered with python-socketio directly, not through Flask-SocketIO's `on`: that one
-    pushes a full request context for every event (a Request, URL matching, the session
-    cookie decoded: about 60 µs, docs/performance.md), and these handlers need only the app
-    context (the database session, `current_app`)."""
+
+def handles(event: str, schema: type[Payload]) -> Callable:
+    """Declare `fn(sid, payload) -> dict` the handler of `event` (in HANDLERS), turning every
+    outcome into an ack.
+
+    Registered with python-socketio directly (app.transport.install), not through
+    Flask-SocketIO's `on`: that one pushes a full request context for every event (a Request,
+    URL matching, the session cookie decoded: about 60 µs, docs/performance.md), and these
+    handlers need only the app context (the database session, `current_app`)."""
 
     def decorator(fn: Callable[[str, Payload], dict]) -> Callable:
         @wraps(fn)
@@ -55,8 +61,7 @@ def handles(event: str, schema: type[Payload]) -> Callable:
             with environ["flask.app"].app_context():
                 return _answer(event, fn, sid, schema, args)
 
-        # Flask-SocketIO registers these with each server init_app creates
-        socketio.handlers.append((event, handler, "/"))
+        HANDLERS[event] = handler
         return handler
 
     return decorator
@@ -165,7 +170,7 @@ def on_unknown(event, *args):
 @handles("rooms", RoomsPayload)
 def on_rooms(sid: str, payload: RoomsPayload) -> dict:
     """Any client lists a page of the public rooms (and its DMs); nothing is broadcast."""
-    return outgoing.rooms_ack(chat().rooms.page(sid, payload.after, payload.limit))
+    return wire.rooms_ack(chat().rooms.page(sid, payload.after, payload.limit))
 
 
 @handles("join", JoinPayload)
@@ -176,11 +181,10 @@ def on_join(sid: str, payload: JoinPayload) -> dict:
 
 def _joined(enter: Callable[[ChatServices], JoinResult]) -> dict:
     """Run a join (`enter`) and build its ack; the room stays locked until the ack is queued
-    (see app/sockets.py release_held_locks_after_ack) so no broadcast can overtake it."""
+    (app/transport/acks.py) so no broadcast can overtake it."""
     service = chat()
-    if getattr(socketio.server, "releases_held_locks", False):
-        service.locks.holding()
-    return outgoing.join_ack(enter(service))
+    hold_room_locks()
+    return wire.join_ack(enter(service))
 
 
 @handles("leave", LeavePayload)
@@ -194,7 +198,7 @@ def on_leave(sid: str, payload: LeavePayload) -> dict:
 def on_message(sid: str, payload: MessagePayload) -> dict:
     """A member posts; once stored, `message` goes to the whole room, sender's tabs included."""
     message = chat().messages.post(sid, payload.room, payload.text, payload.client_id)
-    return outgoing.message_ack(message)
+    return wire.message_ack(message)
 
 
 @handles("typing", TypingPayload)
@@ -208,7 +212,7 @@ def on_typing(sid: str, payload: TypingPayload) -> dict:
 def on_history(sid: str, payload: HistoryPayload) -> dict:
     """Any client pages back through a room's messages; nothing is broadcast."""
     messages, has_more = chat().messages.history(sid, payload.room, payload.before, payload.limit)
-    return outgoing.history_ack(messages, has_more)
+    return wire.history_ack(messages, has_more)
 
 
 @handles("dm", UserPayload)
@@ -221,7 +225,7 @@ def on_dm(sid: str, payload: UserPayload) -> dict:
 def on_find_partner(sid: str, payload: EmptyPayload) -> dict:
     """A client asks for a stranger; when matched both get `partner_found` (a partner left by
     "Next" gets `partner_left`)."""
-    return outgoing.find_partner_ack(chat().strangers.find_partner(sid))
+    return wire.find_partner_ack(chat().strangers.find_partner(sid))
 
 
 @handles("leave_partner", EmptyPayload)

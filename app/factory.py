@@ -11,28 +11,17 @@ from redis import Redis
 
 from config import Config, config_from_env
 
-from . import events  # noqa: F401  (registers the Socket.IO handlers on `socketio`)
-from .cluster import Heartbeat, OrderedRedisManager
+from . import events
+from .cluster import Heartbeat
 from .domain.accounts import AccountService
 from .domain.limits import limits_from_settings
-from .domain.ports import PairStore, Ports, PresenceStore, RateLimiter
+from .domain.ports import PairStore, Ports, PresenceStore, RateLimiter, RoomLocks
 from .domain.services import ChatServices
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jsonio import SafeJSONProvider
-from .outgoing import message as message_payload
 from .passwords import WerkzeugHasher
 from .security import check_hosts, secure_headers, trust_proxy
 from .shutdown import InFlight
-from .sockets import (
-    close_unconnected,
-    origin_policy,
-    refuse_reserved_event_names,
-    refuse_unreadable_packets,
-    release_held_locks_after_ack,
-    schedule_pings_on_timers,
-    tune_websockets,
-    write_broadcasts_directly,
-)
 from .storage.engine import default_sqlite_url, normalise_database_url
 from .storage.memory import (
     MemoryPairStore,
@@ -48,7 +37,14 @@ from .storage.redis_stores import (
 )
 from .storage.sql import SqlAccountRepository, SqlChatRepository
 from .tokens import TokenSigner
-from .wire import JsonOnlyPacket
+from .transport import (
+    AckOrderedRoomLocks,
+    JsonOnlyPacket,
+    OrderedRedisManager,
+    install,
+    origin_policy,
+)
+from .wire import message as message_payload
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 # Sized to the 4000-character limit: a message packet, even with every character JSON-escaped
@@ -69,7 +65,8 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    room_locks = StripedRoomLocks()
+    # a join's room stays locked until its ack is queued (app/transport/acks.py)
+    room_locks = AckOrderedRoomLocks(StripedRoomLocks())
     stores = _shared_stores(app, room_locks) if app.config["REDIS_URL"] else _local_stores()
     socketio.init_app(
         app,
@@ -85,17 +82,17 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         # Always given: the extension is shared by every app built in this process (tests).
         client_manager=stores.manager,
         **_library_loggers(),
-        # JSON only (no binary attachments), nested at most 64 levels: app/wire.py
+        # JSON only (no binary attachments), nested at most 64 levels: app/transport/packets.py
         serializer=JsonOnlyPacket,
         json=JsonOnlyPacket.json,
     )
-    tune_websockets(socketio.server.eio, MAX_PACKET_BYTES)
-    schedule_pings_on_timers(socketio.server.eio)
-    write_broadcasts_directly(socketio.server)
-    refuse_reserved_event_names(socketio.server, events.refuse_stray_event)
-    release_held_locks_after_ack(socketio.server, room_locks)
-    refuse_unreadable_packets(socketio.server)
-    close_unconnected(socketio.server, app.config["CONNECT_TIMEOUT"])
+    install(
+        socketio,
+        handlers=events.HANDLERS,
+        refuse_stray_event=events.refuse_stray_event,
+        max_packet_bytes=MAX_PACKET_BYTES,
+        connect_timeout=app.config["CONNECT_TIMEOUT"],
+    )
 
     from .broadcast import SocketIOBroadcaster, SocketIOScheduler
 
@@ -194,7 +191,7 @@ def _local_stores() -> Stores:
     return Stores(MemoryPresenceStore(), MemoryRateLimiter(), MemoryPairStore(), None)
 
 
-def _shared_stores(app: Flask, room_locks: StripedRoomLocks) -> Stores:
+def _shared_stores(app: Flask, room_locks: RoomLocks) -> Stores:
     """Several processes: Redis carries every emit (Socket.IO's message queue) and holds what
     all of them must agree on."""
     url = app.config["REDIS_URL"]

@@ -1,115 +1,136 @@
-"""What protocol v1 accepts on the wire: JSON-only Socket.IO packets of bounded nesting.
+"""The wire form of every ack and server->client event (docs/protocol.md), defined once."""
 
-Handed to python-socketio as its `json` module and packet class (`serializer`), both public
-options; app/sockets.py acts on the refusals these raise.
-"""
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-import json
-import sys
-
-from engineio import json as engineio_json
-from socketio import packet
-
-# Protocol payloads nest two or three levels; the limit leaves plenty of room and keeps a
-# 64 KiB packet of brackets (64,000 levels) from reaching any recursive code.
-MAX_JSON_DEPTH = 64
-
-dumps = json.dumps
-
-
-class InvalidJsonError(ValueError):
-    """JSON that is malformed or nested deeper than MAX_JSON_DEPTH."""
-
-
-def loads(text, **kwargs):
-    """json.loads with engine.io's cap on integer digits; raises InvalidJsonError (a ValueError,
-    which engine.io's own decoder expects) for malformed JSON or JSON nested deeper than
-    MAX_JSON_DEPTH, never a RecursionError."""
-    try:
-        value = engineio_json.loads(text, **kwargs)
-    except RecursionError:
-        raise InvalidJsonError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
-    except ValueError as error:
-        raise InvalidJsonError("not valid JSON") from error
-    if _openers(text) > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
-        raise InvalidJsonError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
-    return value
+from .domain.models import (
+    DmOpened,
+    JoinResult,
+    ListedRoom,
+    Message,
+    Notice,
+    Pairing,
+    PartnerFound,
+    PartnerLeft,
+    PresenceChanged,
+    RoomChange,
+    RoomsPage,
+    RoomSummary,
+    TypingChanged,
+)
 
 
-def _openers(text: str | bytes) -> int:
-    # a cheap upper bound on the depth: ordinary events have a handful of brackets
-    if isinstance(text, str):
-        return text.count("[") + text.count("{")
-    return text.count(b"[") + text.count(b"{")
+def format_timestamp(ts: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a "Z": 2026-11-22T15:04:05.123Z."""
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-def _deeper_than(value, limit: int) -> bool:
-    """Whether lists and dicts nest more than `limit` levels (walked without recursion)."""
-    if not isinstance(value, list | dict):
-        return False
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
-    return False
+# -- objects -------------------------------------------------------------------------------
 
 
-class RefusedPacketError(ValueError):
-    """A client packet protocol v1 does not accept. `header_read`: its type, namespace and
-    ack id were read (only its JSON payload was refused), so an ack can answer it."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        binary: bool = False,
-        header_read: bool = False,
-        packet_type: int | None = None,
-        namespace: str | None = None,
-        id: int | None = None,  # noqa: A002  (python-socketio's name for the ack id)
-    ):
-        super().__init__(reason)
-        self.reason = reason
-        self.binary = binary
-        self.header_read = header_read
-        self.packet_type = packet_type
-        self.namespace = namespace
-        self.id = id
+def message(m: Message) -> dict:
+    """A Message object: the `message` broadcast, and inside acks."""
+    return {
+        "id": m.id,
+        "room": m.room,
+        "user": m.user,
+        "text": m.text,
+        "ts": format_timestamp(m.ts),
+        "client_id": m.client_id,
+    }
 
 
-# What a client may send: binary events and acks, and CONNECT_ERROR, are the server's alone.
-_CLIENT_PACKET_TYPES = frozenset({packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK})
-_BINARY_TYPES = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
+def room(summary: RoomSummary) -> dict:
+    """The `room` of a join or dm ack: private rooms add `with`, pair rooms `active`."""
+    data: dict = {"name": summary.name, "topic": summary.topic, "kind": summary.kind}
+    if summary.private:
+        data["with"] = summary.with_user
+    if summary.active is not None:
+        data["active"] = summary.active
+    return data
 
 
-class JsonOnlyPacket(packet.Packet):
-    """python-socketio's packet, decoding only what protocol v1 accepts: no binary engine.io
-    message, no binary Socket.IO packet (whose attachments python-socketio would buffer), no
-    packet type a client may not send, no malformed or too deeply nested JSON. Each
-    refusal is a RefusedPacketError, raised before anything is buffered or dispatched."""
+def listed_room(entry: ListedRoom) -> dict:
+    """One entry of the `rooms` ack: a DM's also has `with`."""
+    data = {
+        "name": entry.room.name,
+        "topic": entry.room.topic,
+        "online": entry.online,
+        "last_message_id": entry.room.last_message_id,
+        "kind": entry.room.kind,
+    }
+    if entry.with_user:
+        data["with"] = entry.with_user
+    return data
 
-    json = sys.modules[__name__]  # this module's loads and dumps
 
-    def decode(self, encoded_packet):
-        if not isinstance(encoded_packet, str):
-            raise RefusedPacketError("a binary engine.io message", binary=True)
-        if encoded_packet[:1] in _BINARY_TYPES:
-            raise RefusedPacketError("a binary Socket.IO packet", binary=True)
-        try:
-            attachments = super().decode(encoded_packet)
-        except InvalidJsonError as error:
-            raise RefusedPacketError(
-                str(error),
-                header_read=True,
-                packet_type=self.packet_type,
-                namespace=self.namespace,
-                id=self.id,
-            ) from None
-        except ValueError as error:
-            raise RefusedPacketError(f"a malformed packet ({error})") from None
-        if self.packet_type not in _CLIENT_PACKET_TYPES:
-            raise RefusedPacketError(f"packet type {self.packet_type!r}")
-        return attachments
+# -- acks: the fields after "ok": true -----------------------------------------------------
+
+
+def rooms_ack(page: RoomsPage) -> dict:
+    return {"rooms": [listed_room(entry) for entry in page.rooms], "next": page.next_after}
+
+
+def join_ack(result: JoinResult) -> dict:
+    """The ack of `join` and of `dm`."""
+    return {
+        "room": room(result.room),
+        "members": result.members,
+        "messages": [message(m) for m in result.messages],
+        "has_more": result.has_more,
+    }
+
+
+def message_ack(m: Message) -> dict:
+    """The ack of `message`, and the body of the API's message post."""
+    return {"message": message(m)}
+
+
+def history_ack(messages: list[Message], has_more: bool) -> dict:
+    return {"messages": [message(m) for m in messages], "has_more": has_more}
+
+
+def find_partner_ack(pairing: Pairing | None) -> dict:
+    if pairing is None:
+        return {"status": "waiting"}
+    return {"status": "paired", "room": pairing.room, "partner": pairing.partner.username}
+
+
+# -- broadcasts: each event's name and payload ---------------------------------------------
+
+
+def _presence(event: PresenceChanged) -> dict:
+    return {"room": event.room, "user": event.user, "status": event.status}
+
+
+def _typing(event: TypingChanged) -> dict:
+    return {"room": event.room, "user": event.user, "typing": event.typing}
+
+
+def _dm_opened(event: DmOpened) -> dict:
+    return {"room": event.room, "user": event.user}
+
+
+def _partner_found(event: PartnerFound) -> dict:
+    return {"room": event.room, "partner": event.partner}
+
+
+def _partner_left(event: PartnerLeft) -> dict:
+    return {"room": event.room}
+
+
+BROADCASTS: dict[type, tuple[str, Callable]] = {
+    PresenceChanged: ("presence", _presence),
+    TypingChanged: ("typing", _typing),
+    DmOpened: ("dm_opened", _dm_opened),
+    PartnerFound: ("partner_found", _partner_found),
+    PartnerLeft: ("partner_left", _partner_left),
+}
+
+
+def event(change: RoomChange | Notice) -> tuple[str, dict]:
+    """The Socket.IO event name and payload of a broadcast other than `message`."""
+    name, payload = BROADCASTS[type(change)]
+    return name, payload(change)

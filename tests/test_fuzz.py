@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
-from app.wire import MAX_JSON_DEPTH
+from app.transport.packets import MAX_JSON_DEPTH
 from tests.sockets import ERROR_CODES, Server, events
 
 FUZZER = "fuzzer"

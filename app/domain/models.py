@@ -1,4 +1,4 @@
-"""Value objects the domain hands around and broadcasts (wire forms: app/outgoing.py)."""
+"""Value objects the domain hands around and broadcasts (wire forms: app/wire.py)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime

@@ -125,12 +125,9 @@ class RateLimiter(Protocol):
 
 
 class RoomLocks(Protocol):
-    def __call__(self, room: str) -> AbstractContextManager: ...
-    def holding(self) -> None:
-        """Until release_held(), locks this thread leaves stay held (see app/sockets.py)."""
+    def __call__(self, room: str) -> AbstractContextManager:
+        """Lock `room`: what one room's writers and its broadcasts take, one at a time."""
         ...
-
-    def release_held(self) -> None: ...
 
 
 class Broadcaster(Protocol):

@@ -190,52 +190,11 @@ class MemoryRateLimiter:
 
 
 class StripedRoomLocks:
-    """A fixed set of locks shared out by room name: bounded memory, no per-room cleanup.
-
-    Inside `holding()`, locks taken and left in this thread stay held until
-    `release_held()`: the transport uses that to keep a room locked until the `join` ack is
-    queued, so no broadcast for the room can overtake the ack's catch-up messages.
-    """
+    """A fixed set of locks shared out by room name: bounded memory, no per-room cleanup. A
+    room gets the same lock every time (app/transport/acks.py relies on it)."""
 
     def __init__(self, stripes: int = 256):
         self._locks = [threading.Lock() for _ in range(stripes)]
-        self._local = threading.local()
 
-    def __call__(self, room: str) -> "_RoomLock":
-        return _RoomLock(self, self._locks[zlib.crc32(room.encode()) % len(self._locks)])
-
-    def holding(self) -> None:
-        self._local.held = []
-
-    def release_held(self) -> None:
-        held, self._local.held = self.held(), None
-        for lock in reversed(held or ()):
-            lock.release()
-
-    def held(self) -> list[threading.Lock] | None:
-        return getattr(self._local, "held", None)
-
-
-class _RoomLock:
-    __slots__ = ("_owner", "_lock", "_acquired")
-
-    def __init__(self, owner: StripedRoomLocks, lock: threading.Lock):
-        self._owner = owner
-        self._lock = lock
-        self._acquired = False
-
-    def __enter__(self) -> None:
-        held = self._owner.held()
-        # still held by this thread from earlier in the same event: nothing to take
-        self._acquired = not (held and self._lock in held)
-        if self._acquired:
-            self._lock.acquire()
-
-    def __exit__(self, *exc) -> None:
-        if not self._acquired:
-            return
-        held = self._owner.held()
-        if held is None:
-            self._lock.release()
-        else:
-            held.append(self._lock)
+    def __call__(self, room: str) -> threading.Lock:
+        return self._locks[zlib.crc32(room.encode()) % len(self._locks)]

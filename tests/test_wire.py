@@ -1,4 +1,4 @@
-"""The wire forms of app/outgoing.py against docs/protocol.md (the contract), and the one
+"""The wire forms of app/wire.py against docs/protocol.md (the contract), and the one
 choke point in app/broadcast.py every server->client event is sent through."""
 
 import re
@@ -6,7 +6,7 @@ import typing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from app import outgoing
+from app import wire
 from app.broadcast import SocketIOBroadcaster, channel
 from app.domain import models
 
@@ -19,7 +19,7 @@ DM = models.Room(2, "dm:3-7", "", True, None)
 
 
 def test_a_message_has_exactly_the_protocols_fields():
-    assert outgoing.message(MESSAGE) == {
+    assert wire.message(MESSAGE) == {
         "id": 7,
         "room": "general",
         "user": "alice",
@@ -27,22 +27,22 @@ def test_a_message_has_exactly_the_protocols_fields():
         "ts": "2026-11-22T15:04:05.123Z",
         "client_id": "c-1",
     }
-    assert outgoing.message_ack(MESSAGE) == {"message": outgoing.message(MESSAGE)}
+    assert wire.message_ack(MESSAGE) == {"message": wire.message(MESSAGE)}
 
 
 def test_timestamps_are_utc_with_milliseconds():
     plus_two = timezone(timedelta(hours=2))
-    assert outgoing.format_timestamp(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
+    assert wire.format_timestamp(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
     aware = datetime(2026, 1, 2, 5, 4, 5, 999999, tzinfo=plus_two)
-    assert outgoing.format_timestamp(aware) == "2026-01-02T03:04:05.999Z"
-    assert outgoing.format_timestamp(aware.astimezone(UTC)) == "2026-01-02T03:04:05.999Z"
+    assert wire.format_timestamp(aware) == "2026-01-02T03:04:05.999Z"
+    assert wire.format_timestamp(aware.astimezone(UTC)) == "2026-01-02T03:04:05.999Z"
 
 
 def test_a_rooms_page_lists_with_only_for_dms():
     page = models.RoomsPage(
         [models.ListedRoom(GENERAL, 3), models.ListedRoom(DM, 1, "bob")], next_after="general"
     )
-    assert outgoing.rooms_ack(page) == {
+    assert wire.rooms_ack(page) == {
         "rooms": [
             {
                 "name": "general",
@@ -66,14 +66,14 @@ def test_a_rooms_page_lists_with_only_for_dms():
 
 def test_a_joined_rooms_object_by_kind():
     public = models.RoomSummary("general", "Say hello", "public", False)
-    assert outgoing.room(public) == {"name": "general", "topic": "Say hello", "kind": "public"}
+    assert wire.room(public) == {"name": "general", "topic": "Say hello", "kind": "public"}
     dm = models.RoomSummary("dm:3-7", "", "dm", True, "bob")
-    assert outgoing.room(dm) == {"name": "dm:3-7", "topic": "", "kind": "dm", "with": "bob"}
+    assert wire.room(dm) == {"name": "dm:3-7", "topic": "", "kind": "dm", "with": "bob"}
     # a private room whose other member is gone still says `with`, as null
     alone = models.RoomSummary("dm:3-7", "", "dm", True, None)
-    assert outgoing.room(alone)["with"] is None
+    assert wire.room(alone)["with"] is None
     ended = models.RoomSummary("pair:ab", "", "pair", True, "cat", active=False)
-    assert outgoing.room(ended) == {
+    assert wire.room(ended) == {
         "name": "pair:ab",
         "topic": "",
         "kind": "pair",
@@ -85,22 +85,22 @@ def test_a_joined_rooms_object_by_kind():
 def test_join_and_history_acks():
     summary = models.RoomSummary("general", "Say hello", "public", False)
     result = models.JoinResult(summary, ["alice", "bob"], [MESSAGE], has_more=True)
-    assert outgoing.join_ack(result) == {
-        "room": outgoing.room(summary),
+    assert wire.join_ack(result) == {
+        "room": wire.room(summary),
         "members": ["alice", "bob"],
-        "messages": [outgoing.message(MESSAGE)],
+        "messages": [wire.message(MESSAGE)],
         "has_more": True,
     }
-    assert outgoing.history_ack([MESSAGE], False) == {
-        "messages": [outgoing.message(MESSAGE)],
+    assert wire.history_ack([MESSAGE], False) == {
+        "messages": [wire.message(MESSAGE)],
         "has_more": False,
     }
 
 
 def test_find_partner_acks():
-    assert outgoing.find_partner_ack(None) == {"status": "waiting"}
+    assert wire.find_partner_ack(None) == {"status": "waiting"}
     pairing = models.Pairing("pair:ab", models.Seat(2, "bob", "sid-b"))
-    assert outgoing.find_partner_ack(pairing) == {
+    assert wire.find_partner_ack(pairing) == {
         "status": "paired",
         "room": "pair:ab",
         "partner": "bob",
@@ -108,31 +108,31 @@ def test_find_partner_acks():
 
 
 def test_every_broadcast_has_its_name_and_fields():
-    assert outgoing.event(models.PresenceChanged("general", "bob", "joined")) == (
+    assert wire.event(models.PresenceChanged("general", "bob", "joined")) == (
         "presence",
         {"room": "general", "user": "bob", "status": "joined"},
     )
-    assert outgoing.event(models.TypingChanged("general", "bob", True)) == (
+    assert wire.event(models.TypingChanged("general", "bob", True)) == (
         "typing",
         {"room": "general", "user": "bob", "typing": True},
     )
-    assert outgoing.event(models.DmOpened("dm:3-7", "alice")) == (
+    assert wire.event(models.DmOpened("dm:3-7", "alice")) == (
         "dm_opened",
         {"room": "dm:3-7", "user": "alice"},
     )
-    assert outgoing.event(models.PartnerFound("pair:ab", "bob")) == (
+    assert wire.event(models.PartnerFound("pair:ab", "bob")) == (
         "partner_found",
         {"room": "pair:ab", "partner": "bob"},
     )
-    assert outgoing.event(models.PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
+    assert wire.event(models.PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
 
 
 def test_the_server_events_are_the_ones_the_protocol_lists():
     kinds = set(typing.get_args(models.RoomChange)) | set(typing.get_args(models.Notice))
-    assert set(outgoing.BROADCASTS) == kinds
+    assert set(wire.BROADCASTS) == kinds
     section = PROTOCOL.read_text().split("## Server → client events", 1)[1].split("\n## ")[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
-    sent = {"message"} | {name for name, _ in outgoing.BROADCASTS.values()}
+    sent = {"message"} | {name for name, _ in wire.BROADCASTS.values()}
     assert documented == sent
 
 
@@ -156,7 +156,7 @@ def test_the_broadcaster_sends_each_payload_once_built():
     first, typing_, presence, *notices = socketio.emitted
     assert first == (
         "message",
-        outgoing.message(MESSAGE),
+        wire.message(MESSAGE),
         {"to": channel("general"), "namespace": "/", "skip_sid": None},
     )
     assert typing_[0] == "typing" and typing_[2]["skip_sid"] == ["b1", "b2"]
