@@ -52,6 +52,11 @@ export function avatar(user) {
   return node;
 }
 
+/** An unread count as a badge shows it: "99+" past 99. */
+export function unreadText(unread) {
+  return unread > 99 ? "99+" : String(unread);
+}
+
 /** A message's author, "(you)" on one's own, and its time. */
 export function header(user, date, iso) {
   const meta = element("p", "meta");

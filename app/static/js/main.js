@@ -1,5 +1,5 @@
-// The chat page: speaks protocol v1 (docs/protocol.md) to the server over Socket.IO. This module
-// wires every socket event in one table, binds the page's controls, and starts the page.
+// The chat page's entry point: every socket event in one table, the controls bound, the start.
+// The page speaks protocol v1 (docs/protocol.md) to the server over Socket.IO.
 import { bindComposer } from "./composer.js";
 import { bindNetwork, connectError, connectionLost, connectionUp, socket } from "./connection.js";
 import { GENERAL, STORED } from "./constants.js";

@@ -2,7 +2,7 @@
 import { stopTyping } from "./composer.js";
 import { ask, retryDelay, socket } from "./connection.js";
 import { RETRYABLE, UNREPORTED } from "./constants.js";
-import { $, composer, me, nodes, plain, words } from "./dom.js";
+import { $, composer, me, nodes, plain, unreadText, words } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { renderRoom, show, showStranger } from "./layout.js";
 import { addNotice } from "./messages.js";
@@ -245,7 +245,7 @@ export function renderStrangerEntry() {
   const r = stranger.status === "paired" ? rooms.get(stranger.room) : undefined;
   const unread = r && state.view !== "stranger" ? unreadCount(r) : 0;
   $("stranger-unread").hidden = unread === 0;
-  $("stranger-unread").textContent = unread > 99 ? "99+" : String(unread);
+  $("stranger-unread").textContent = unreadText(unread);
   $("stranger-unread").setAttribute("aria-label", `${unread} unread`);
   const hint = { idle: "", waiting: "waiting…", paired: words`with ${stranger.partner}`, ended: "ended" };
   $("stranger-hint").replaceChildren(...nodes(hint[stranger.status]));

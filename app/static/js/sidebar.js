@@ -1,5 +1,5 @@
 // The room list in the sidebar: my rooms, more rooms, direct messages; unread counts, the title.
-import { $, avatar, element, me, userText } from "./dom.js";
+import { $, avatar, element, me, unreadText, userText } from "./dom.js";
 import { isPinned } from "./messages.js";
 import { renderStrangerEntry } from "./private.js";
 import { enter } from "./rooms.js";
@@ -39,7 +39,7 @@ export function markRead(r, force = false) {
 function unreadBadge(unread) {
   const badge = document.createElement("span");
   badge.className = "badge";
-  badge.textContent = unread > 99 ? "99+" : String(unread);
+  badge.textContent = unreadText(unread);
   badge.setAttribute("aria-label", `${unread} unread`);
   return badge;
 }
@@ -104,7 +104,7 @@ export function renderRooms() {
   for (const r of joinedRooms()) total += unreadCount(r);
   const elsewhere = total - (activeRoom() ? unreadCount(activeRoom()) : 0);
   $("rooms-unread").hidden = elsewhere === 0;
-  $("rooms-unread").textContent = elsewhere > 99 ? "99+" : String(elsewhere);
+  $("rooms-unread").textContent = unreadText(elsewhere);
   $("open-rooms").setAttribute("aria-label", elsewhere ? `Rooms, ${elsewhere} unread` : "Rooms");
   const where = state.view === "stranger" ? "Talk to a stranger" : state.active ? place(state.active) : "Rooms";
   document.title = `${total > 0 ? `(${total}) ` : ""}${where} · Chat`;

@@ -1,5 +1,5 @@
-// The page's client state, the one place for it: rooms, what is on screen, the connection,
-// the outbox, the stranger chat, typing signals; and what of it is kept in storage.
+// The page's client state, all of it here: rooms, screen, connection, outbox, stranger, typing.
+// Modules change it through these objects; storage keeps read marks, rooms, outbox and stranger.
 import { TokenBucket } from "./budget.js";
 import { GENERAL, STORED } from "./constants.js";
 import { Directory } from "./directory.js";
