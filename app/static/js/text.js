@@ -151,3 +151,8 @@ export function explain(error, action, where, kind = "public") {
       return "Something went wrong; please try again.";
   }
 }
+
+/** Names in the order people expect: case does not matter ("bob" between "Anna" and "Carl"). */
+export function sortNames(names) {
+  return [...names].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+}
