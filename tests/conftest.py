@@ -4,10 +4,9 @@ import pytest
 
 from app import create_app
 from app.cli import init_db
-from app.extensions import socketio
 from config import TestingConfig
-from tests.scaleout.services import RedisServer, unavailable
-from tests.sockets import PASSWORD, Server
+from tests.support.services import RedisServer, unavailable
+from tests.support.sockets import Server
 
 
 @pytest.fixture
@@ -36,41 +35,6 @@ def client(app):
 
 
 @pytest.fixture
-def make_user(app):
-    """Register a user through the API; returns its bearer token."""
-
-    def make(username: str, password: str = PASSWORD) -> str:
-        http = app.test_client()
-        created = http.post("/api/users", json={"username": username, "password": password})
-        assert created.status_code == 201, created.get_json()
-        issued = http.post("/api/tokens", json={"username": username, "password": password})
-        assert issued.status_code == 201, issued.get_json()
-        return issued.get_json()["token"]
-
-    return make
-
-
-@pytest.fixture
-def connect(app, make_user):
-    """A connected Socket.IO test client for `username` (registered on first use)."""
-    tokens: dict[str, str] = {}
-    clients = []
-
-    def open_client(username: str):
-        if username not in tokens:
-            tokens[username] = make_user(username)
-        sio_client = socketio.test_client(app, auth={"token": tokens[username]})
-        assert sio_client.is_connected()
-        clients.append(sio_client)
-        return sio_client
-
-    yield open_client
-    for sio_client in clients:
-        if sio_client.is_connected():
-            sio_client.disconnect()
-
-
-@pytest.fixture
 def server_factory(app_factory):
     """Build a Server on an app with config overrides (one per test)."""
     servers: list[Server] = []
@@ -91,6 +55,13 @@ def server(app):
     built = Server(app)
     yield built
     built.close()
+
+
+@pytest.fixture
+def connect(server):
+    """`connect(username)`: a connected Socket.IO test client on the default test app
+    (`server.connect`; the user is registered on first use)."""
+    return server.connect
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Connecting and credentials, `rooms`, `join`, `leave`, `typing`, presence, payload validation
 and unknown events. Messages, history and catch-up live in test_events_messages.py; both
-use the helpers in tests/sockets.py.
+use the helpers in tests/support/sockets.py.
 """
 
 import time
@@ -12,9 +12,9 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from app.extensions import db
-from tests.sockets import (
+from tests.support.accounts import PASSWORD, issue_token
+from tests.support.sockets import (
     GENERAL_TOPIC,
-    PASSWORD,
     assert_error,
     assert_refused,
     assert_still_works,
@@ -76,7 +76,7 @@ def test_tampered_token_is_refused(server):
 
 
 def test_foreign_token_is_refused(server):
-    server.register("alice")
+    server.token("alice")
     uid = user_id(server.app, "alice")
     foreign = URLSafeTimedSerializer("some-other-server-secret").dumps({"uid": uid})
     assert_refused(server.open(auth={"token": foreign}))
@@ -166,7 +166,7 @@ def test_token_expiring_mid_connection(server_factory, monkeypatch):
 
     # Reconnecting with a new token works; the old token is refused.
     monkeypatch.setattr(time, "time", lambda: real_time() + 120)
-    fresh = server.open(auth={"token": server.new_token("alice")})
+    fresh = server.open(auth={"token": issue_token(server.app.test_client(), "alice")})
     assert fresh.is_connected(), fresh.connect_errors
     join(fresh)
     assert say(fresh, "after reconnecting")["id"] == 2

@@ -1,15 +1,16 @@
 """Socket.IO protocol v1 (docs/protocol.md): `message`, `history`, `join` catch-up, ids.
 
-Helpers and the fast-hashing `app_factory` override come from test_events.py.
+The helpers come from tests/support/sockets.py.
 """
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.sockets import (
+from tests.support.sockets import (
+    TS_RE,
     assert_error,
+    assert_message,
     assert_still_works,
     call,
     drain,
@@ -20,23 +21,6 @@ from tests.sockets import (
     say,
     user_id,
 )
-
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
-
-
-def assert_message(message, *, id, room, user, text, client_id=None):
-    assert isinstance(message, dict), message
-    assert set(message) == MESSAGE_KEYS, message
-    assert message["id"] == id, message
-    assert isinstance(message["id"], int), message
-    assert not isinstance(message["id"], bool), message
-    assert message["room"] == room, message
-    assert message["user"] == user, message
-    assert message["text"] == text, message
-    assert message["client_id"] == client_id, message
-    assert isinstance(message["ts"], str), message
-    assert TS_RE.fullmatch(message["ts"]), message
 
 
 def parse_ts(ts: str) -> datetime:

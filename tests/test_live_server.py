@@ -4,7 +4,7 @@ import contextlib
 
 import socketio
 
-from tests.live import live_server
+from tests.support.live import live_server
 
 
 def connect(server, token=None, **kwargs):

@@ -6,8 +6,8 @@ import time
 
 import requests
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient
 
 HASHERS = 4  # threads sending wrong passwords, as in the report
 ACKS = 30

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.sockets import (
+from tests.support.sockets import (
     assert_error,
     call,
     drain,

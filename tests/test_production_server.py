@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient
 
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
@@ -242,7 +242,7 @@ def test_a_greenlet_or_thread_dying_of_an_error_and_a_warning_are_logged_as_json
         f"sqlite:///{tmp_path / 'prod.db'}",
         log_path,
         production=True,
-        wsgi_app="tests.stray_errors_app:app",
+        wsgi_app="tests.support.stray_errors_app:app",
         **FAST_HASH,
     ) as server:
         page = requests.get(f"{server.url}/test/stray-errors", timeout=5)

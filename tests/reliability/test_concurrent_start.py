@@ -11,8 +11,8 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.factory import MIGRATIONS_DIR
-from tests.live import ROOT
-from tests.scaleout.services import PostgresDatabase, unavailable, wait_until
+from tests.support.live import ROOT
+from tests.support.services import PostgresDatabase, unavailable, wait_until
 
 PROCESSES = 4
 COMMANDS = ("init-db", "db upgrade")

@@ -8,8 +8,8 @@ import requests
 import socketio
 import websocket
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient
 
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
-from tests.reliability.audit import AuditingClient, audit
+from tests.support.audit import AuditingClient, audit
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient
 
 CLIENTS = int(__import__("os").environ.get("SOAK_CLIENTS", 50))
 ROOMS = [f"soak-{n}" for n in range(5)]

@@ -12,8 +12,8 @@ import pytest
 import requests
 import websocket
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient
 
 pytestmark = pytest.mark.timeout(120)
 

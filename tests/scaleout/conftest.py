@@ -24,8 +24,8 @@ import os
 
 import pytest
 
-from tests.live import LiveServer
-from tests.scaleout.services import (
+from tests.support.live import LiveServer
+from tests.support.services import (
     NGINX,
     WITHOUT_REDIS,
     Nginx,

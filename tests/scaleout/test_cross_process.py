@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.scaleout.clients import Chatter, in_room
-from tests.scaleout.services import wait_until
+from tests.support.chatter import Chatter, in_room
+from tests.support.services import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

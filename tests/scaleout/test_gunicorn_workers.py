@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import LiveServer
-from tests.scaleout.clients import Chatter, in_room
+from tests.support.chatter import Chatter, in_room
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.timeout(60)
 

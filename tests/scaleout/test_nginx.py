@@ -8,9 +8,9 @@ line (round-robin) break with 400 "Invalid session": stickiness is what makes th
 
 import pytest
 
-from tests.scaleout.clients import Chatter, bound_session, client_logger, in_room
-from tests.scaleout.clients import source_bound_client as bound_client
-from tests.scaleout.services import WITHOUT_REDIS, json_log, wait_until
+from tests.support.chatter import Chatter, bound_session, client_logger, in_room
+from tests.support.chatter import source_bound_client as bound_client
+from tests.support.services import WITHOUT_REDIS, json_log, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

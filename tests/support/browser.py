@@ -5,7 +5,8 @@ import time
 import socketio
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD
+DESKTOP = {"width": 1280, "height": 800}
+TIMEOUT_MS = 10_000
 
 
 def send(page: Page, text: str) -> None:
@@ -36,7 +37,7 @@ def bot(server, username: str) -> socketio.SimpleClient:
     client = socketio.SimpleClient()
     client.connect(
         server.url,
-        auth={"token": server.token(username, PASSWORD)},
+        auth={"token": server.token(username)},
         transports=["websocket"],
         wait_timeout=5,
     )

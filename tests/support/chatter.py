@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.live import LiveServer
-from tests.realclients import InOrderClient, _InOrderEngineIOClient
+from tests.support.live import LiveServer
+from tests.support.realclients import InOrderClient, _InOrderEngineIOClient
 
 SERVER_EVENTS = ("message", "presence", "typing", "dm_opened", "partner_found", "partner_left")
 

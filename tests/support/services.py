@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.live import ROOT, LiveServer, free_port
+from tests.support.live import ROOT, LiveServer, free_port
 
 CI = os.environ.get("CI") == "true"
 # The negative control of conftest.py: servers without REDIS_URL, each on its own.
