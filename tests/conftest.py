@@ -1,12 +1,46 @@
-"""Shared pytest fixtures: an app on a throwaway SQLite file, users, tokens, socket clients."""
+"""Shared pytest fixtures (an app on a throwaway SQLite file, users, socket clients) and the
+tiers: every test that runs a real server carries one of the markers in TIERS."""
+
+from pathlib import Path
 
 import pytest
 
 from app import create_app
 from app.cli import init_db
 from config import TestingConfig
+from tests.support.live import LiveServer, live_server
 from tests.support.services import RedisServer, unavailable
 from tests.support.sockets import Server
+
+TESTS = Path(__file__).parent
+# pyproject.toml describes them; `make test-fast` runs the tests that carry none.
+TIERS = ("live", "browser", "scaleout", "soak")
+# Every test below these folders belongs to the tier, unless its module names another.
+FOLDER_TIERS = {"browser": "browser", "scaleout": "scaleout", "reliability": "live"}
+# What a module that starts a real server imports (browser and scale-out tests start theirs
+# through their folders' fixtures).
+REAL_SERVERS = (LiveServer, live_server)
+
+
+def tiers(item) -> set[str]:
+    return {marker.name for marker in item.iter_markers() if marker.name in TIERS}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test of a tier folder with its tier; refuse to run a test that starts a
+    real server but has no tier (it would slip into `make test-fast`)."""
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder in FOLDER_TIERS and not tiers(item):
+            item.add_marker(FOLDER_TIERS[folder])
+        module = getattr(item, "module", None)
+        found = vars(module).items() if module else ()
+        uses = [name for name, value in found if any(value is s for s in REAL_SERVERS)]
+        if uses and not tiers(item):
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a real server ({', '.join(uses)}) but has no tier "
+                f"marker: add `pytestmark = pytest.mark.live` (or one of {TIERS}) to its module"
+            )
 
 
 @pytest.fixture

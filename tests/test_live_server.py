@@ -2,9 +2,12 @@
 
 import contextlib
 
+import pytest
 import socketio
 
 from tests.support.live import live_server
+
+pytestmark = pytest.mark.live
 
 
 def connect(server, token=None, **kwargs):

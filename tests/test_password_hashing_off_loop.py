@@ -4,10 +4,13 @@ import statistics
 import threading
 import time
 
+import pytest
 import requests
 
 from tests.support.live import live_server
 from tests.support.realclients import InOrderClient
+
+pytestmark = pytest.mark.live
 
 HASHERS = 4  # threads sending wrong passwords, as in the report
 ACKS = 30

@@ -10,6 +10,8 @@ import requests
 from tests.support.live import live_server
 from tests.support.realclients import InOrderClient
 
+pytestmark = pytest.mark.live
+
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 

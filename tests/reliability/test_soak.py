@@ -12,6 +12,8 @@ from tests.support.audit import AuditingClient, audit
 from tests.support.live import live_server
 from tests.support.realclients import InOrderClient
 
+pytestmark = pytest.mark.soak
+
 CLIENTS = int(__import__("os").environ.get("SOAK_CLIENTS", 50))
 ROOMS = [f"soak-{n}" for n in range(5)]
 MESSAGES_PER_CLIENT = 50
