@@ -29,6 +29,16 @@ def csrf_token_from(http, path: str) -> str:
     return match.group(1)
 
 
+def chat_page_after(response, http) -> str:
+    """`response` signed in and redirected to the chat page; that page's HTML as `http` gets
+    it."""
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = http.get("/")
+    assert page.status_code == 200
+    return page.text
+
+
 def set_cookies(response) -> dict[str, str]:
     """Set-Cookie headers of a response, by cookie name."""
     return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
@@ -277,14 +287,10 @@ def test_chat_page_requires_login(client):
 
 
 def test_register_logs_in_and_redirects(app, client):
-    response = register_form(client, "a.b-c_d")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
-    page = client.get("/")
-    assert page.status_code == 200
-    assert "Welcome, a.b-c_d!" in page.text
-    assert "<strong>a.b-c_d</strong>" in page.text
-    assert 'data-username="a.b-c_d"' in page.text
+    page = chat_page_after(register_form(client, "a.b-c_d"), client)
+    assert "Welcome, a.b-c_d!" in page
+    assert "<strong>a.b-c_d</strong>" in page
+    assert 'data-username="a.b-c_d"' in page
     # the account works on the API too
     token = client.post("/api/tokens", json={"username": "a.b-c_d", "password": PASSWORD})
     assert token.status_code == 201
@@ -326,13 +332,9 @@ def test_register_form_mismatched_confirm(app, client):
 
 def test_login_form_success(client):
     register(client, "alice")
-    response = login_form(client, "ALICE")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
-    page = client.get("/")
-    assert page.status_code == 200
+    page = chat_page_after(login_form(client, "ALICE"), client)
     # the name keeps the spelling it was registered with
-    assert "<strong>alice</strong>" in page.text
+    assert "<strong>alice</strong>" in page
 
 
 @pytest.mark.parametrize(
@@ -498,10 +500,7 @@ def test_csrf_register_without_token_rejected(csrf_app):
 def test_csrf_register_with_wrong_token_rejected(csrf_app):
     http = csrf_app.test_client()
     http.get("/auth/register")
-    response = http.post(
-        "/auth/register",
-        data={"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": "x"},
-    )
+    response = register_form(http, "alice", csrf_token="x")
     assert response.status_code == 400
     assert user_count(csrf_app) == 0
 
@@ -509,14 +508,9 @@ def test_csrf_register_with_wrong_token_rejected(csrf_app):
 def test_csrf_register_with_token_works(csrf_app):
     http = csrf_app.test_client()
     token = csrf_token_from(http, "/auth/register")
-    response = http.post(
-        "/auth/register",
-        data={"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token},
-    )
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    response = register_form(http, "alice", csrf_token=token)
+    chat_page_after(response, http)
     assert user_count(csrf_app) == 1
-    assert http.get("/").status_code == 200
 
 
 def test_csrf_token_from_another_session_rejected(csrf_app):
@@ -524,10 +518,7 @@ def test_csrf_token_from_another_session_rejected(csrf_app):
     token = csrf_token_from(other, "/auth/register")
     http = csrf_app.test_client()
     http.get("/auth/register")
-    response = http.post(
-        "/auth/register",
-        data={"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token},
-    )
+    response = register_form(http, "alice", csrf_token=token)
     assert response.status_code == 400
     assert user_count(csrf_app) == 0
 
@@ -553,15 +544,7 @@ def test_csrf_login_with_token_works(csrf_app):
 def test_csrf_logout_needs_token(csrf_app):
     http = csrf_app.test_client()
     register_token = csrf_token_from(http, "/auth/register")
-    http.post(
-        "/auth/register",
-        data={
-            "username": "alice",
-            "password": PASSWORD,
-            "confirm": PASSWORD,
-            "csrf_token": register_token,
-        },
-    )
+    register_form(http, "alice", csrf_token=register_token)
     assert http.post("/auth/logout").status_code == 400
     assert http.get("/").status_code == 200  # still signed in
 

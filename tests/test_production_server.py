@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.support.live import live_server
-from tests.support.realclients import InOrderClient
+from tests.support.realclients import InOrderClient, connect_as
 
 pytestmark = pytest.mark.live
 
@@ -26,10 +26,7 @@ def test_gunicorn_gevent_serves_websocket_chat_health_and_json_logs(tmp_path):
 
         clients = {}
         for name in ("alice", "bob"):
-            clients[name] = InOrderClient(reconnection=False)
-            clients[name].connect(
-                server.url, auth={"token": server.token(name)}, transports=["websocket"]
-            )
+            clients[name] = connect_as(server, name)
             assert clients[name].transport() == "websocket"
             assert clients[name].call("join", {"room": "general"}, timeout=5)["ok"]
         received = []
@@ -110,8 +107,7 @@ def test_a_reader_that_falls_behind_gets_every_broadcast_whole_and_in_order(tmp_
         slow.send('421["join",{"room":"general"}]')
         assert slow.recv().startswith("431")  # the join's ack
 
-        sender = InOrderClient(reconnection=False)
-        sender.connect(server.url, auth={"token": server.token("fast")}, transports=["websocket"])
+        sender = connect_as(server, "fast")
         assert sender.call("join", {"room": "general"}, timeout=5)["ok"]
         # ~5 MB while nobody reads: more than the kernel buffers (tcp_wmem's 4 MB at most)
         texts = [f"{n:04d} " + "x" * 3990 for n in range(1250)]

@@ -34,15 +34,15 @@ def sign_up(http, username: str, password: str = PASSWORD, *, new: bool = True) 
     return issue_token(http, username, password)
 
 
-def register_form(http, username: str, password: str = PASSWORD, confirm: str | None = None):
-    """The HTML sign-up form (POST /auth/register); the response, unchecked."""
+def register_form(
+    http, username: str, password: str = PASSWORD, confirm: str | None = None, **extra
+):
+    """The HTML sign-up form (POST /auth/register; `extra`: more fields, e.g. csrf_token);
+    the response, unchecked."""
+    confirm = password if confirm is None else confirm
     return http.post(
         "/auth/register",
-        data={
-            "username": username,
-            "password": password,
-            "confirm": password if confirm is None else confirm,
-        },
+        data={"username": username, "password": password, "confirm": confirm, **extra},
     )
 
 

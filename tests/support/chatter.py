@@ -142,6 +142,12 @@ class Chatter:
         assert ack["ok"], f"{self.name} could not join {room}: {ack}"
         return ack
 
+    def say(self, room: str, text: str) -> dict:
+        """Post `text` to `room`, which must succeed; returns the Message acked."""
+        ack = self.call("message", {"room": room, "text": text})
+        assert ack["ok"], f"{self.name} could not post to {room}: {ack}"
+        return ack["message"]
+
     def received(self, event: str, where=None) -> list[dict]:
         with self._changed:
             return [p for e, p in self.events if e == event and (where is None or where(p))]

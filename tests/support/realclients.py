@@ -16,3 +16,13 @@ class _InOrderEngineIOClient(engineio.Client):
 class InOrderClient(socketio.Client):
     def _engineio_client_class(self):
         return _InOrderEngineIOClient
+
+
+def connect_as(server, username: str, **options) -> InOrderClient:
+    """`username` (registered on first use) connected to a live `server` over WebSocket, with
+    events handled in wire order; `options` go to connect (e.g. wait_timeout)."""
+    sio = InOrderClient(reconnection=False)
+    sio.connect(
+        server.url, auth={"token": server.token(username)}, transports=["websocket"], **options
+    )
+    return sio

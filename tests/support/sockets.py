@@ -85,6 +85,12 @@ def drain(*clients) -> None:
         events(sio_client)
 
 
+def assert_no_events(*clients) -> None:
+    """None of these test clients received anything since it was last drained."""
+    received = [events(sio_client) for sio_client in clients]
+    assert received == [[] for _ in clients], received
+
+
 def room_list(sio_client) -> dict[str, dict]:
     ack = ok(call(sio_client, "rooms", {}))
     assert set(ack) == {"ok", "rooms", "next"}, ack

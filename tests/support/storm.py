@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from tests.support.live import LiveServer
-from tests.support.realclients import InOrderClient
+from tests.support.realclients import connect_as
 
 FAST_SERVER = {
     "MESSAGE_RATE": "100000",
@@ -24,13 +24,7 @@ class Sender:
         self.username, self.room = username, room
         self.acked: dict[str, dict] = {}  # client_id -> message as acked
         self.unacked: dict[str, str] = {}  # client_id -> text sent without an ack back
-        self.sio = InOrderClient(reconnection=False)
-        self.sio.connect(
-            server.url,
-            auth={"token": server.token(username)},
-            transports=["websocket"],
-            wait_timeout=10,
-        )
+        self.sio = connect_as(server, username, wait_timeout=10)
         assert self.sio.call("join", {"room": room}, timeout=10)["ok"]
 
     def storm(self, stop: threading.Event) -> None:
@@ -65,8 +59,7 @@ def storm(senders: list[Sender], during: Callable[[], None], join_timeout: float
 
 
 def stored_messages(server: LiveServer, room: str) -> list[dict]:
-    reader = InOrderClient(reconnection=False)
-    reader.connect(server.url, auth={"token": server.token("reader")}, transports=["websocket"])
+    reader = connect_as(server, "reader")
     messages, before = [], None
     while True:
         page = reader.call(
