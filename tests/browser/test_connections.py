@@ -3,7 +3,8 @@
 from playwright.sync_api import expect
 
 from tests.support.accounts import PASSWORD
-from tests.support.browser import DESKTOP, TIMEOUT_MS, bot
+from tests.support.browser import DESKTOP, TIMEOUT_MS
+from tests.support.realclients import bot
 
 SERVER_ENV = {"MAX_CONNECTIONS_PER_USER": "2"}
 

@@ -1,4 +1,7 @@
-"""python-socketio clients for real-server tests, with events handled in wire order."""
+"""python-socketio clients for real-server tests: in wire order (InOrderClient), or the
+SimpleClient a bot author uses."""
+
+import time
 
 import engineio
 import socketio
@@ -26,3 +29,29 @@ def connect_as(server, username: str, **options) -> InOrderClient:
         server.url, auth={"token": server.token(username)}, transports=["websocket"], **options
     )
     return sio
+
+
+def bot(server, username: str) -> socketio.SimpleClient:
+    """`username` (registered on first use) connected to a live `server` the way a bot
+    author would: python-socketio's SimpleClient, an API token, WebSocket."""
+    client = socketio.SimpleClient()
+    client.connect(
+        server.url,
+        auth={"token": server.token(username)},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return client
+
+
+def wait_for_event(client: socketio.SimpleClient, name: str, match, timeout: float = 10.0):
+    """The first `name` event whose payload satisfies `match`, skipping others; bounded."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event, payload = client.receive(timeout=left)
+        except socketio.exceptions.TimeoutError:
+            break
+        if event == name and match(payload):
+            return payload
+    raise AssertionError(f"no matching {name!r} event in {timeout} s")
