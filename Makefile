@@ -1,4 +1,5 @@
-# One-command entry points: `make run` serves the app on SQLite, `make test` runs every test.
+# One-command entry points: `make run` serves the app on SQLite, `make test` runs every test
+# (`make test-fast` the inner loop: the tests with no tier marker).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
