@@ -129,7 +129,8 @@ class RecordingTestClient(SocketIOTestClient):
 
 
 class Server:
-    """One app plus its users and socket clients (for apps built with config overrides)."""
+    """One app plus its users and Socket.IO test clients: behind the `server` and `connect`
+    fixtures, and `server_factory` for apps with config overrides."""
 
     def __init__(self, app):
         self.app = app
@@ -137,7 +138,7 @@ class Server:
         self.clients: list[SocketIOTestClient] = []
 
     def token(self, username: str) -> str:
-        """The bearer token of `username`, registered (tests/support/accounts.py) on first use."""
+        """The bearer token of `username`, who is registered (accounts.sign_up) on first use."""
         if username not in self.tokens:
             self.tokens[username] = sign_up(self.app.test_client(), username)
         return self.tokens[username]
@@ -149,6 +150,7 @@ class Server:
         return sio_client
 
     def connect(self, username: str) -> RecordingTestClient:
+        """A connected test client of `username` (registered on first use)."""
         sio_client = self.open(auth={"token": self.token(username)})
         assert sio_client.is_connected(), sio_client.connect_errors
         return sio_client
