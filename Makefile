@@ -1,4 +1,5 @@
-# One-command entry points: `make run` serves the app on SQLite, `make test` runs every test.
+# One-command entry points: `make run` serves the app on SQLite, `make test` runs every test
+# (`make test-fast` the inner loop: the tests with no tier marker).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,12 +13,13 @@ CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
 export FLASK_APP := wsgi
 
-.PHONY: help install install-test init-db run serve test lint format chromium nginx screenshots vendor-js bench clean
+.PHONY: help install install-test init-db run serve test test-fast lint format chromium nginx screenshots vendor-js bench clean
 
 help:
 	@echo "make run        create .venv, install, create the SQLite database, serve on http://$(HOST):$(PORT)"
 	@echo "make serve      the production server (gunicorn + gevent) on http://$(HOST):8000; needs SECRET_KEY"
 	@echo "make test       install the test dependencies and run lint and the whole test suite"
+	@echo "make test-fast  domain and test_client tests only (no real server, browser, scale-out or soak)"
 	@echo "make nginx      install Debian's nginx for tests/scaleout (as root; its service is not started)"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make format     ruff format + ruff check --fix"
@@ -89,6 +91,10 @@ nginx:
 
 test: lint chromium nginx
 	$(BIN)/python -m pytest
+
+# The inner loop: the tests of no tier (pyproject.toml's markers), in about a minute.
+test-fast: install-test
+	$(BIN)/python -m pytest -q -m "not live and not browser and not scaleout and not soak"
 
 screenshots: install-test chromium
 	$(BIN)/python tools/screenshots.py

@@ -14,7 +14,7 @@ import psycopg
 
 from bench.processes import server_env
 from bench.settings import ROOT, USERS, VENV_BIN, ServerConfig, log
-from tests.scaleout.services import PostgresDatabase
+from tests.support.services import PostgresDatabase
 
 # The local PostgreSQL the throwaway database is created in (user postgres, no password).
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,25 +1,83 @@
-"""Shared pytest fixtures: an app on a throwaway SQLite file, users, tokens, socket clients."""
+"""Shared pytest fixtures (an app on a throwaway SQLite file, users, socket clients) and the
+tiers: every test that runs a real server carries one of the markers in TIERS."""
+
+import shutil
+from pathlib import Path
 
 import pytest
 
 from app import create_app
 from app.cli import init_db
-from app.extensions import socketio
+from app.extensions import db
 from config import TestingConfig
-from tests.scaleout.services import RedisServer, unavailable
-from tests.sockets import PASSWORD, Server
+from tests.support.live import LiveServer, live_server
+from tests.support.services import RedisServer, unavailable
+from tests.support.sockets import Server
+
+TESTS = Path(__file__).parent
+# pyproject.toml describes them; `make test-fast` runs the tests that carry none.
+TIERS = ("live", "browser", "scaleout", "soak")
+# Every test below these folders belongs to the tier, unless its module names another.
+FOLDER_TIERS = {"browser": "browser", "scaleout": "scaleout", "reliability": "live"}
+# What a module that starts a real server imports (browser and scale-out tests start theirs
+# through their folders' fixtures).
+REAL_SERVERS = (LiveServer, live_server)
+
+
+def tiers(item) -> set[str]:
+    return {marker.name for marker in item.iter_markers() if marker.name in TIERS}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test of a tier folder with its tier; refuse to run a test that starts a
+    real server but has no tier (it would slip into `make test-fast`)."""
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder in FOLDER_TIERS and not tiers(item):
+            item.add_marker(FOLDER_TIERS[folder])
+        module = getattr(item, "module", None)
+        found = vars(module).items() if module else ()
+        uses = [name for name, value in found if any(value is s for s in REAL_SERVERS)]
+        if uses and not tiers(item):
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a real server ({', '.join(uses)}) but has no tier "
+                f"marker: add `pytestmark = pytest.mark.live` (or one of {TIERS}) to its module"
+            )
+
+
+def build_app(**settings):
+    return create_app(type("TestConfig", (TestingConfig,), settings))
+
+
+@pytest.fixture(scope="session")
+def initialised_database(tmp_path_factory) -> Path:
+    """A SQLite file as `init_db` leaves it (every migration, the general room), made once:
+    running the migrations took about half of each test_client test's time."""
+    path = tmp_path_factory.mktemp("initialised") / "chat.db"
+    app = build_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        init_db()
+        db.engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    return path
 
 
 @pytest.fixture
-def app_factory(tmp_path):
-    """Build an app on its own SQLite file; keyword arguments override config values."""
+def app_factory(tmp_path, initialised_database):
+    """Build an app on its own SQLite file; keyword arguments override config values. The
+    test's file starts as a copy of `initialised_database`; an app on a file that exists
+    already, or on another database, runs `init_db` itself."""
+    own_file = tmp_path / "chat.db"
 
     def build(**overrides):
-        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'chat.db'}", **overrides}
-        config = type("TestConfig", (TestingConfig,), settings)
-        app = create_app(config)
-        with app.app_context():
-            init_db()
+        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{own_file}", **overrides}
+        fresh = settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{own_file}"
+        fresh = fresh and not own_file.exists()
+        if fresh:
+            shutil.copyfile(initialised_database, own_file)
+        app = build_app(**settings)
+        if not fresh:
+            with app.app_context():
+                init_db()
         return app
 
     return build
@@ -33,41 +91,6 @@ def app(app_factory):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture
-def make_user(app):
-    """Register a user through the API; returns its bearer token."""
-
-    def make(username: str, password: str = PASSWORD) -> str:
-        http = app.test_client()
-        created = http.post("/api/users", json={"username": username, "password": password})
-        assert created.status_code == 201, created.get_json()
-        issued = http.post("/api/tokens", json={"username": username, "password": password})
-        assert issued.status_code == 201, issued.get_json()
-        return issued.get_json()["token"]
-
-    return make
-
-
-@pytest.fixture
-def connect(app, make_user):
-    """A connected Socket.IO test client for `username` (registered on first use)."""
-    tokens: dict[str, str] = {}
-    clients = []
-
-    def open_client(username: str):
-        if username not in tokens:
-            tokens[username] = make_user(username)
-        sio_client = socketio.test_client(app, auth={"token": tokens[username]})
-        assert sio_client.is_connected()
-        clients.append(sio_client)
-        return sio_client
-
-    yield open_client
-    for sio_client in clients:
-        if sio_client.is_connected():
-            sio_client.disconnect()
 
 
 @pytest.fixture
@@ -91,6 +114,13 @@ def server(app):
     built = Server(app)
     yield built
     built.close()
+
+
+@pytest.fixture
+def connect(server):
+    """`connect(username)`: a connected Socket.IO test client on the default test app
+    (`server.connect`; the user is registered on first use)."""
+    return server.connect
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 
 from app.extensions import db
 from app.storage.models import Room
-from tests.sockets import assert_error, call, drain, events, join, ok, say
+from tests.support.sockets import assert_error, call, drain, events, join, ok, say
 
 
 def rooms_page(sio_client, **payload) -> dict:
@@ -168,7 +168,7 @@ def test_find_partner_loops_create_a_bounded_number_of_pair_rooms(server):
 
 def test_block_and_unblock_share_a_budget(server):
     alice = server.connect("alice")
-    server.register("bob")
+    server.token("bob")
     acks = [call(alice, event, {"user": "bob"}) for event in ("block", "unblock") * 6]
     assert all(ack["ok"] for ack in acks[:10])  # BLOCK_BURST
     assert_error(acks[10], "rate_limited")

@@ -1,9 +1,7 @@
 """config.py and create_app: production secrets, APP_ENV, database URLs, migrations."""
 
-import importlib.util
 import secrets
 import stat
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,30 +18,7 @@ from app.domain.limits import Limits, default_settings, limits_from_settings
 from app.extensions import db
 from app.factory import MIGRATIONS_DIR, _finish_config
 from app.storage.engine import normalise_database_url
-
-CONFIG_PATH = Path(config.__file__)
-
-
-def fresh_config_module(monkeypatch, **env):
-    """A private copy of config.py imported under `env` (its classes read the environment)."""
-    for name in [
-        "APP_ENV",
-        "SECRET_KEY",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "CORS_ALLOWED_ORIGINS",
-        "SESSION_COOKIE_SECURE",
-        "TOKEN_MAX_AGE",
-        "SOCKETIO_TRANSPORTS",
-        "PRESENCE_TTL",
-    ]:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("config_under_test", CONFIG_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.configs import fresh_config_module
 
 
 @pytest.fixture

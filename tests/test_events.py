@@ -2,7 +2,7 @@
 
 Connecting and credentials, `rooms`, `join`, `leave`, `typing`, presence, payload validation
 and unknown events. Messages, history and catch-up live in test_events_messages.py; both
-use the helpers in tests/sockets.py.
+use the helpers in tests/support/sockets.py.
 """
 
 import time
@@ -12,10 +12,11 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from app.extensions import db
-from tests.sockets import (
+from tests.support.accounts import PASSWORD, issue_token
+from tests.support.sockets import (
     GENERAL_TOPIC,
-    PASSWORD,
     assert_error,
+    assert_no_events,
     assert_refused,
     assert_still_works,
     call,
@@ -76,7 +77,7 @@ def test_tampered_token_is_refused(server):
 
 
 def test_foreign_token_is_refused(server):
-    server.register("alice")
+    server.token("alice")
     uid = user_id(server.app, "alice")
     foreign = URLSafeTimedSerializer("some-other-server-secret").dumps({"uid": uid})
     assert_refused(server.open(auth={"token": foreign}))
@@ -166,7 +167,7 @@ def test_token_expiring_mid_connection(server_factory, monkeypatch):
 
     # Reconnecting with a new token works; the old token is refused.
     monkeypatch.setattr(time, "time", lambda: real_time() + 120)
-    fresh = server.open(auth={"token": server.new_token("alice")})
+    fresh = server.open(auth={"token": issue_token(server.app.test_client(), "alice")})
     assert fresh.is_connected(), fresh.connect_errors
     join(fresh)
     assert say(fresh, "after reconnecting")["id"] == 2
@@ -247,8 +248,7 @@ def test_rooms_broadcasts_nothing(connect):
     join(bob)
     drain(alice, bob)
     room_list(alice)
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
 
 
 # -- join ------------------------------------------------------------------------------------
@@ -318,8 +318,7 @@ def test_join_again_answers_the_same_way_without_new_presence(connect):
     assert second["room"] == first["room"]
     assert second["members"] == ["alice", "bob"]
     assert [m["text"] for m in second["messages"]] == ["hello"]
-    assert events(bob) == []
-    assert events(alice) == []
+    assert_no_events(bob, alice)
     # Still joined exactly once: one leave is enough to get `left`.
     ok(call(alice, "leave", {"room": "general"}))
     assert events(bob) == [("presence", {"room": "general", "user": "alice", "status": "left"})]
@@ -370,14 +369,11 @@ def test_presence_two_tabs_are_one_member(connect):
     join(tab1)
     assert events(bob) == [("presence", {"room": "general", "user": "alice", "status": "joined"})]
     join(tab2)  # second tab: no new `joined`, for anyone
-    assert events(bob) == []
-    assert events(tab1) == []
-    assert events(tab2) == []
+    assert_no_events(bob, tab1, tab2)
     assert room_list(bob)["general"]["online"] == 2
 
     ok(call(tab1, "leave", {"room": "general"}))  # alice is still there in tab2
-    assert events(bob) == []
-    assert events(tab2) == []
+    assert_no_events(bob, tab2)
     assert join(bob)["members"] == ["alice", "bob"]
 
     tab2.disconnect()  # her last connection in the room
@@ -426,8 +422,7 @@ def test_presence_of_a_user_joining_is_not_sent_to_their_other_tabs_outside_the_
     join(tab1)
     drain(tab1, tab2)
     join(tab2, "side")
-    assert events(tab1) == []
-    assert events(tab2) == []
+    assert_no_events(tab1, tab2)
 
 
 # -- leave -----------------------------------------------------------------------------------
@@ -499,17 +494,13 @@ def test_typing_goes_to_other_users_only(connect):
     expected = [("typing", {"room": "general", "user": "alice", "typing": True})]
     assert events(bob1) == expected
     assert events(bob2) == expected
-    assert events(tab1) == []
-    assert events(tab2) == []
-    assert events(carol) == []
+    assert_no_events(tab1, tab2, carol)
 
     assert call(tab2, "typing", {"room": "general", "typing": False}) == {"ok": True}
     expected = [("typing", {"room": "general", "user": "alice", "typing": False})]
     assert events(bob1) == expected
     assert events(bob2) == expected
-    assert events(tab1) == []
-    assert events(tab2) == []
-    assert events(carol) == []
+    assert_no_events(tab1, tab2, carol)
 
 
 def test_typing_without_join_is_not_in_room(connect):
@@ -744,8 +735,7 @@ def test_no_argument_is_invalid(connect, event):
         join(alice)
     drain(alice, bob)
     assert_error(call(alice, event), "invalid")
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
     assert_still_works(alice)
 
 
@@ -759,8 +749,7 @@ def test_two_arguments_are_invalid(connect, event):
     drain(alice, bob)
     payload = VALID_PAYLOADS[event]
     assert_error(call(alice, event, payload, payload), "invalid")
-    assert events(bob) == []
-    assert events(alice) == []
+    assert_no_events(bob, alice)
     assert ok(call(bob, "history", {"room": "general"}))["messages"] == []
     if event == "join":  # the refused join did not join
         assert_error(call(alice, "message", {"room": "general", "text": "x"}), "not_in_room")
@@ -833,8 +822,7 @@ def test_invalid_fields(connect, event, payload):
     join(bob)
     drain(alice, bob)
     assert_error(call(alice, event, payload), "invalid")
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
     assert ok(call(bob, "history", {"room": "general"}))["messages"] == []
     assert_still_works(alice)
     # and the same connection can still do the real thing
@@ -870,8 +858,7 @@ def test_unknown_event_is_invalid(connect, event):
     join(bob)
     drain(alice, bob)
     assert_error(call(alice, event, {"room": "general", "text": "x"}), "invalid")
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
     assert_still_works(alice)
 
 

@@ -1,15 +1,17 @@
 """Socket.IO protocol v1 (docs/protocol.md): `message`, `history`, `join` catch-up, ids.
 
-Helpers and the fast-hashing `app_factory` override come from test_events.py.
+The helpers come from tests/support/sockets.py.
 """
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.sockets import (
+from tests.support.sockets import (
+    TS_RE,
     assert_error,
+    assert_message,
+    assert_no_events,
     assert_still_works,
     call,
     drain,
@@ -20,23 +22,6 @@ from tests.sockets import (
     say,
     user_id,
 )
-
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
-
-
-def assert_message(message, *, id, room, user, text, client_id=None):
-    assert isinstance(message, dict), message
-    assert set(message) == MESSAGE_KEYS, message
-    assert message["id"] == id, message
-    assert isinstance(message["id"], int), message
-    assert not isinstance(message["id"], bool), message
-    assert message["room"] == room, message
-    assert message["user"] == user, message
-    assert message["text"] == text, message
-    assert message["client_id"] == client_id, message
-    assert isinstance(message["ts"], str), message
-    assert TS_RE.fullmatch(message["ts"]), message
 
 
 def parse_ts(ts: str) -> datetime:
@@ -103,8 +88,7 @@ def test_message_ack_and_broadcast(connect):
     assert events(tab2) == [("message", message)]
     assert events(bob) == [("message", message)]
     # Not connections outside the room, even alice's own.
-    assert events(tab3) == []
-    assert events(carol) == []
+    assert_no_events(tab3, carol)
 
 
 def test_message_is_stored_when_acked(connect):
@@ -201,8 +185,7 @@ def test_message_without_join_is_not_in_room(connect):
     drain(bob, other_tab)
     assert_error(call(alice, "message", {"room": "general", "text": "hi"}), "not_in_room")
     assert_error(call(alice, "message", {"room": "nowhere", "text": "hi"}), "not_in_room")
-    assert events(bob) == []
-    assert events(other_tab) == []
+    assert_no_events(bob, other_tab)
     assert ok(call(bob, "history", {"room": "general"}))["messages"] == []
     assert "nowhere" not in room_list(alice)
     assert_still_works(alice)
@@ -252,8 +235,7 @@ def test_text_over_4000_characters_is_too_large(connect, text):
     join(bob)
     drain(alice, bob)
     assert_error(call(alice, "message", {"room": "general", "text": text}), "too_large")
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
     assert ok(call(bob, "history", {"room": "general"}))["messages"] == []
     assert_still_works(alice)
     assert say(alice, "short")["id"] == 1
@@ -318,8 +300,7 @@ def test_internal_error_stores_and_broadcasts_nothing(app, connect, monkeypatch)
     monkeypatch.setattr(repository, "add_message", broken)
     ack = call(alice, "message", {"room": "general", "text": "lost", "client_id": "retry-me"})
     assert_error(ack, "internal")
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
     assert alice.is_connected()
 
     monkeypatch.setattr(repository, "add_message", original)
@@ -356,9 +337,7 @@ def test_same_client_id_returns_the_original(connect):
     changed = call(other_tab, "message", {"room": "general", "text": "edited?", "client_id": "c-1"})
     assert changed == {"ok": True, "message": original}
     # Nothing was broadcast, to anyone, and nothing new was stored.
-    assert events(alice) == []
-    assert events(other_tab) == []
-    assert events(bob) == []
+    assert_no_events(alice, other_tab, bob)
     history = ok(call(bob, "history", {"room": "general"}))
     assert history["messages"] == [original]
     assert room_list(bob)["general"]["last_message_id"] == 1
@@ -532,8 +511,7 @@ def test_history_broadcasts_nothing(connect):
     say(alice, "x")
     drain(alice, bob)
     ok(call(alice, "history", {"room": "general"}))
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(alice, bob)
 
 
 def test_history_is_per_room(busy):

@@ -30,7 +30,7 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from app.transport.packets import MAX_JSON_DEPTH
-from tests.sockets import ERROR_CODES, Server, events
+from tests.support.sockets import ERROR_CODES, Server, events
 
 FUZZER = "fuzzer"
 WATCHER = "watcher"
@@ -640,7 +640,7 @@ class Harness:
         from app.domain.models import utc_now
         from app.extensions import db
         from app.storage.models import Message, Room
-        from tests.sockets import user_id
+        from tests.support.sockets import user_id
 
         app = self.server.app
         authors = [user_id(app, FUZZER), user_id(app, WATCHER)]

@@ -2,16 +2,16 @@
 
 import pytest
 
-from .conftest import PASSWORD
-from .test_http import api_error, user_count
+from tests.support.accounts import api_error, register, register_form
+from tests.support.sockets import user_count
 
 # 20,000 levels: about 40 KB, under the 64 KiB body limit
 DEEP = "[" * 20_000 + "]" * 20_000
 
 
 @pytest.mark.parametrize("path", ["/api/users", "/api/tokens", "/api/rooms/general/messages"])
-def test_deeply_nested_json_is_a_400_invalid_not_a_crash(client, make_user, path):
-    headers = {"Authorization": f"Bearer {make_user('alice')}"}
+def test_deeply_nested_json_is_a_400_invalid_not_a_crash(client, server, path):
+    headers = {"Authorization": f"Bearer {server.token('alice')}"}
     response = client.post(path, data=DEEP, content_type="application/json", headers=headers)
     api_error(response, 400, "invalid")
     nested_object = '{"a":' * 10_000 + "1" + "}" * 10_000  # 60 KB
@@ -22,10 +22,6 @@ def test_deeply_nested_json_is_a_400_invalid_not_a_crash(client, make_user, path
 
 
 # --- item 11: lookalike usernames ------------------------------------------------------------
-
-
-def register(client, username: str):
-    return client.post("/api/users", json={"username": username, "password": PASSWORD})
 
 
 @pytest.mark.parametrize(
@@ -43,9 +39,9 @@ def register(client, username: str):
 )
 def test_lookalike_of_an_existing_username_is_refused(app, client, existing, lookalike):
     assert register(client, existing).status_code == 201
-    body = api_error(register(client, lookalike), 409, "username_taken")
+    error = api_error(register(client, lookalike), 409, "username_taken")
     if lookalike.casefold() != existing.casefold():
-        assert "too similar" in body["error"]["message"]
+        assert "too similar" in error["message"]
     assert user_count(app) == 1
 
 
@@ -66,9 +62,7 @@ def test_lookalikes_of_the_system_account_are_refused_before_it_exists(client):
 
 def test_register_form_shows_the_lookalike_error(client):
     assert register(client, "alice").status_code == 201
-    page = client.post(
-        "/auth/register", data={"username": "aIice", "password": PASSWORD, "confirm": PASSWORD}
-    )
+    page = register_form(client, "aIice")
     assert page.status_code == 400
     assert "too similar to an existing username" in page.text
 

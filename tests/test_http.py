@@ -13,39 +13,10 @@ from werkzeug.security import check_password_hash
 from app.extensions import db, socketio
 from app.storage.models import User
 from app.tokens import SALT
-
-from .conftest import PASSWORD
+from tests.support.accounts import PASSWORD, api_error, login_form, register, register_form
+from tests.support.sockets import user_count
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def api_error(response, status: int, code: str) -> dict:
-    """Assert a JSON API error of the documented shape and return its body."""
-    assert response.status_code == status, response.data
-    assert response.is_json, response.headers.get("Content-Type")
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body
-
-
-def register_form(http, username: str, password: str = PASSWORD, confirm: str | None = None):
-    return http.post(
-        "/auth/register",
-        data={
-            "username": username,
-            "password": password,
-            "confirm": password if confirm is None else confirm,
-        },
-    )
-
-
-def login_form(http, username: str, password: str = PASSWORD, query: str = "", **extra):
-    return http.post(
-        f"/auth/login{query}", data={"username": username, "password": password, **extra}
-    )
 
 
 def csrf_token_from(http, path: str) -> str:
@@ -58,14 +29,19 @@ def csrf_token_from(http, path: str) -> str:
     return match.group(1)
 
 
+def chat_page_after(response, http) -> str:
+    """`response` signed in and redirected to the chat page; that page's HTML as `http` gets
+    it."""
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = http.get("/")
+    assert page.status_code == 200
+    return page.text
+
+
 def set_cookies(response) -> dict[str, str]:
     """Set-Cookie headers of a response, by cookie name."""
     return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
-
-
-def user_count(app) -> int:
-    with app.app_context():
-        return db.session.query(User).count()
 
 
 def sio_connects(app, **kwargs) -> bool:
@@ -81,7 +57,7 @@ def sio_connects(app, **kwargs) -> bool:
 
 
 def test_api_create_user(client):
-    response = client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    response = register(client, "alice")
     assert response.status_code == 201
     body = response.get_json()
     assert set(body) == {"user"}
@@ -93,15 +69,15 @@ def test_api_create_user(client):
 
 
 def test_api_username_keeps_registered_spelling(client):
-    response = client.post("/api/users", json={"username": "Alice.B", "password": PASSWORD})
+    response = register(client, "Alice.B")
     assert response.status_code == 201
     assert response.get_json()["user"]["username"] == "Alice.B"
 
 
 @pytest.mark.parametrize("second", ["alice", "Alice", "ALICE"])
 def test_api_username_taken_ignoring_case(client, second):
-    assert client.post("/api/users", json={"username": "alice", "password": PASSWORD}).status_code
-    response = client.post("/api/users", json={"username": second, "password": PASSWORD})
+    assert register(client, "alice").status_code
+    response = register(client, second)
     api_error(response, 409, "username_taken")
 
 
@@ -160,14 +136,14 @@ def test_api_rejects_missing_or_non_string_fields(app, client, path, payload):
     ],
 )
 def test_api_rejects_bad_usernames(app, client, username):
-    response = client.post("/api/users", json={"username": username, "password": PASSWORD})
+    response = register(client, username)
     api_error(response, 400, "invalid")
     assert user_count(app) == 0
 
 
 @pytest.mark.parametrize("username", ["abc", "a" * 32, "a.b-c_d", "Z9_"])
 def test_api_accepts_boundary_usernames(client, username):
-    response = client.post("/api/users", json={"username": username, "password": PASSWORD})
+    response = register(client, username)
     assert response.status_code == 201, response.get_json()
 
 
@@ -184,7 +160,7 @@ def test_api_password_length(app, client, length, status):
 
 
 def test_api_issue_token(app, client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = client.post("/api/tokens", json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 201
     body = response.get_json()
@@ -195,14 +171,14 @@ def test_api_issue_token(app, client):
 
 
 def test_api_token_login_ignores_case(client):
-    client.post("/api/users", json={"username": "Alice", "password": PASSWORD})
+    register(client, "Alice")
     for login_as in ["alice", "ALICE", "aLiCe"]:
         response = client.post("/api/tokens", json={"username": login_as, "password": PASSWORD})
         assert response.status_code == 201, (login_as, response.get_json())
 
 
 def test_api_token_invalid_credentials(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     for username, password in [
         ("alice", "wrong password"),
         ("alice", PASSWORD.upper()),
@@ -211,9 +187,9 @@ def test_api_token_invalid_credentials(client):
         ("nobody-here", "whatever-at-all"),
     ]:
         response = client.post("/api/tokens", json={"username": username, "password": password})
-        body = api_error(response, 401, "invalid_credentials")
+        error = api_error(response, 401, "invalid_credentials")
         # the same answer for "no such user" and "wrong password"
-        assert body["error"]["message"] == "Wrong username or password."
+        assert error["message"] == "Wrong username or password."
 
 
 def test_api_unknown_path_is_json_404(client):
@@ -230,8 +206,8 @@ def test_api_wrong_method_is_json_405(client):
 # --- tokens on the socket --------------------------------------------------------------------
 
 
-def test_token_authenticates_socket(app, make_user):
-    token = make_user("alice")
+def test_token_authenticates_socket(app, server):
+    token = server.token("alice")
     assert sio_connects(app, auth={"token": token})
 
 
@@ -245,9 +221,9 @@ def test_socket_refuses_malformed_tokens(app, bad):
     assert not sio_connects(app, auth={"token": bad})
 
 
-def test_socket_refuses_tampered_token(app, make_user):
-    token = make_user("alice")
-    make_user("mallory")
+def test_socket_refuses_tampered_token(app, server):
+    token = server.token("alice")
+    server.token("mallory")
     payload, timestamp, signature = token.split(".")
 
     # a flipped signature character
@@ -266,8 +242,8 @@ def test_socket_refuses_tampered_token(app, make_user):
     assert sio_connects(app, auth={"token": token})
 
 
-def test_token_of_deleted_user_is_refused(app, make_user):
-    token = make_user("alice")
+def test_token_of_deleted_user_is_refused(app, server):
+    token = server.token("alice")
     with app.app_context():
         db.session.query(User).delete()
         db.session.commit()
@@ -277,7 +253,7 @@ def test_token_of_deleted_user_is_refused(app, make_user):
 def test_socket_refuses_expired_token(app_factory, monkeypatch):
     app = app_factory(TOKEN_MAX_AGE=1)
     http = app.test_client()
-    http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(http, "alice")
     issued = http.post("/api/tokens", json={"username": "alice", "password": PASSWORD})
     assert issued.get_json()["expires_in"] == 1
     token = issued.get_json()["token"]
@@ -311,14 +287,10 @@ def test_chat_page_requires_login(client):
 
 
 def test_register_logs_in_and_redirects(app, client):
-    response = register_form(client, "a.b-c_d")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
-    page = client.get("/")
-    assert page.status_code == 200
-    assert "Welcome, a.b-c_d!" in page.text
-    assert "<strong>a.b-c_d</strong>" in page.text
-    assert 'data-username="a.b-c_d"' in page.text
+    page = chat_page_after(register_form(client, "a.b-c_d"), client)
+    assert "Welcome, a.b-c_d!" in page
+    assert "<strong>a.b-c_d</strong>" in page
+    assert 'data-username="a.b-c_d"' in page
     # the account works on the API too
     token = client.post("/api/tokens", json={"username": "a.b-c_d", "password": PASSWORD})
     assert token.status_code == 201
@@ -341,7 +313,7 @@ def test_register_form_short_password(app, client):
 
 
 def test_register_form_duplicate_username(app, client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = register_form(client, "ALICE")
     assert response.status_code == 400
     assert "already taken" in response.text
@@ -359,21 +331,17 @@ def test_register_form_mismatched_confirm(app, client):
 
 
 def test_login_form_success(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
-    response = login_form(client, "ALICE")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
-    page = client.get("/")
-    assert page.status_code == 200
+    register(client, "alice")
+    page = chat_page_after(login_form(client, "ALICE"), client)
     # the name keeps the spelling it was registered with
-    assert "<strong>alice</strong>" in page.text
+    assert "<strong>alice</strong>" in page
 
 
 @pytest.mark.parametrize(
     ("username", "password"), [("alice", "wrong password"), ("nobody", PASSWORD)]
 )
 def test_login_form_wrong_credentials(client, username, password):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = login_form(client, username, password)
     assert response.status_code == 400
     assert "Wrong username or password." in response.text
@@ -411,7 +379,7 @@ def test_logout_needs_login(client):
 
 
 def test_remember_me_sets_remember_cookie(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = login_form(client, "alice", remember="y")
     assert response.status_code == 302
     cookies = set_cookies(response)
@@ -421,13 +389,13 @@ def test_remember_me_sets_remember_cookie(client):
 
 
 def test_no_remember_cookie_without_remember_me(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = login_form(client, "alice")
     assert "remember_token" not in set_cookies(response)
 
 
 def test_remember_cookie_restores_session(app, client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     login_form(client, "alice", remember="y")
     remember = client.get_cookie("remember_token")
     assert remember is not None
@@ -438,7 +406,7 @@ def test_remember_cookie_restores_session(app, client):
 
 
 def test_session_cookie_flags(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = login_form(client, "alice")
     cookie = set_cookies(response)["session"]
     assert "HttpOnly" in cookie
@@ -446,14 +414,14 @@ def test_session_cookie_flags(client):
 
 
 def test_login_next_same_site_path(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     response = login_form(client, "alice", query="?next=/")
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
 
 def test_login_next_from_chat_redirect(client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
     login_url = client.get("/").headers["Location"]
     response = client.post(login_url, data={"username": "alice", "password": PASSWORD})
     assert response.status_code == 302
@@ -491,7 +459,7 @@ def test_login_next_from_chat_redirect(client):
 )
 def test_login_next_to_other_site_goes_home(app, target):
     http = app.test_client()
-    http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(http, "alice")
     response = http.post(
         "/auth/login",
         query_string={"next": target},
@@ -532,10 +500,7 @@ def test_csrf_register_without_token_rejected(csrf_app):
 def test_csrf_register_with_wrong_token_rejected(csrf_app):
     http = csrf_app.test_client()
     http.get("/auth/register")
-    response = http.post(
-        "/auth/register",
-        data={"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": "x"},
-    )
+    response = register_form(http, "alice", csrf_token="x")
     assert response.status_code == 400
     assert user_count(csrf_app) == 0
 
@@ -543,14 +508,9 @@ def test_csrf_register_with_wrong_token_rejected(csrf_app):
 def test_csrf_register_with_token_works(csrf_app):
     http = csrf_app.test_client()
     token = csrf_token_from(http, "/auth/register")
-    response = http.post(
-        "/auth/register",
-        data={"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token},
-    )
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    response = register_form(http, "alice", csrf_token=token)
+    chat_page_after(response, http)
     assert user_count(csrf_app) == 1
-    assert http.get("/").status_code == 200
 
 
 def test_csrf_token_from_another_session_rejected(csrf_app):
@@ -558,17 +518,14 @@ def test_csrf_token_from_another_session_rejected(csrf_app):
     token = csrf_token_from(other, "/auth/register")
     http = csrf_app.test_client()
     http.get("/auth/register")
-    response = http.post(
-        "/auth/register",
-        data={"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token},
-    )
+    response = register_form(http, "alice", csrf_token=token)
     assert response.status_code == 400
     assert user_count(csrf_app) == 0
 
 
 def test_csrf_login_without_token_rejected(csrf_app):
     http = csrf_app.test_client()
-    http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(http, "alice")
     http.get("/auth/login")
     response = login_form(http, "alice")
     assert response.status_code == 400
@@ -577,7 +534,7 @@ def test_csrf_login_without_token_rejected(csrf_app):
 
 def test_csrf_login_with_token_works(csrf_app):
     http = csrf_app.test_client()
-    http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(http, "alice")
     token = csrf_token_from(http, "/auth/login")
     response = login_form(http, "alice", csrf_token=token)
     assert response.status_code == 302
@@ -587,15 +544,7 @@ def test_csrf_login_with_token_works(csrf_app):
 def test_csrf_logout_needs_token(csrf_app):
     http = csrf_app.test_client()
     register_token = csrf_token_from(http, "/auth/register")
-    http.post(
-        "/auth/register",
-        data={
-            "username": "alice",
-            "password": PASSWORD,
-            "confirm": PASSWORD,
-            "csrf_token": register_token,
-        },
-    )
+    register_form(http, "alice", csrf_token=register_token)
     assert http.post("/auth/logout").status_code == 400
     assert http.get("/").status_code == 200  # still signed in
 
@@ -608,7 +557,7 @@ def test_csrf_logout_needs_token(csrf_app):
 
 def test_csrf_not_needed_for_json_api(csrf_app):
     http = csrf_app.test_client()
-    created = http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    created = register(http, "alice")
     assert created.status_code == 201, created.get_json()
     issued = http.post("/api/tokens", json={"username": "alice", "password": PASSWORD})
     assert issued.status_code == 201, issued.get_json()
@@ -621,7 +570,7 @@ def test_csrf_not_needed_for_json_api(csrf_app):
 @pytest.mark.parametrize("via", ["api", "form"])
 def test_passwords_are_hashed(app, client, via):
     if via == "api":
-        client.post("/api/users", json={"username": "alice", "password": PASSWORD})
+        register(client, "alice")
     else:
         register_form(client, "alice")
     with app.app_context():
@@ -634,8 +583,8 @@ def test_passwords_are_hashed(app, client, via):
 
 
 def test_same_password_hashes_differ(app, client):
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
-    client.post("/api/users", json={"username": "bob", "password": PASSWORD})
+    register(client, "alice")
+    register(client, "bob")
     with app.app_context():
         hashes = [user.password_hash for user in db.session.query(User).all()]
     assert len(hashes) == 2
@@ -653,7 +602,7 @@ def test_session_cookie_authenticates_socket(app):
 
 def test_session_cookie_after_login_form_authenticates_socket(app):
     http = app.test_client()
-    http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(http, "alice")
     login_form(http, "alice")
     assert sio_connects(app, flask_test_client=http)
 

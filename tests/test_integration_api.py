@@ -12,9 +12,11 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from app.tokens import SALT
-from tests.sockets import (
-    PASSWORD,
+from tests.support.accounts import PASSWORD, api_error, login_form, register
+from tests.support.sockets import (
+    MESSAGE_KEYS,
     assert_error,
+    assert_message,
     call,
     drain,
     events,
@@ -23,9 +25,6 @@ from tests.sockets import (
     say,
     user_id,
 )
-from tests.test_events_messages import assert_message
-
-MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -45,20 +44,6 @@ def posted(response, status: int = 201) -> dict:
     return body["message"]
 
 
-def api_error(response, status: int, code: str) -> dict:
-    """A JSON error of the documented shape; returns the error object."""
-    assert response.status_code == status, response.get_json()
-    assert response.is_json, response.headers.get("Content-Type")
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert error["code"] == code, body
-    assert isinstance(error["message"], str) and error["message"].strip(), body
-    expected = {"code", "message"} | ({"retry_after"} if code == "rate_limited" else set())
-    assert set(error) == expected, body
-    return error
-
-
 def assert_unauthorized(response) -> None:
     api_error(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -74,8 +59,8 @@ def http(client):
 
 
 @pytest.fixture
-def bot(make_user):
-    return make_user("robot")
+def bot(server):
+    return server.token("robot")
 
 
 # -- posting ---------------------------------------------------------------------------------
@@ -178,9 +163,9 @@ def test_credentials_are_checked_before_the_body(http):
 
 
 def test_a_cookie_session_is_not_enough(app, http):
-    http.post("/api/users", json={"username": "alice", "password": PASSWORD})
+    register(http, "alice")
     logged_in = app.test_client()
-    response = logged_in.post("/auth/login", data={"username": "alice", "password": PASSWORD})
+    response = login_form(logged_in, "alice")
     assert response.status_code == 302
     assert_unauthorized(post(logged_in, None, json={"text": "hi"}))
 
@@ -330,7 +315,7 @@ def test_flooding_over_http_keeps_answering_rate_limited(server_factory):
 def test_a_server_failure_is_internal(app_factory, monkeypatch):
     app = app_factory(PROPAGATE_EXCEPTIONS=False)
     http = app.test_client()
-    http.post("/api/users", json={"username": "robot", "password": PASSWORD})
+    register(http, "robot")
     token = http.post("/api/tokens", json={"username": "robot", "password": PASSWORD}).get_json()
 
     def fail(*args):
@@ -418,9 +403,9 @@ def test_the_system_account_cannot_sign_in(app, http):
 
 @pytest.mark.parametrize("name", ["system", "System", "SYSTEM"])
 def test_registering_system_is_refused(app, http, name):
-    response = http.post("/api/users", json={"username": name, "password": PASSWORD})
+    response = register(http, name)
     api_error(response, 409, "username_taken")
     # also before the account exists, and afterwards
     chat_post(app, "general", "hello")
-    response = http.post("/api/users", json={"username": name, "password": PASSWORD})
+    response = register(http, name)
     api_error(response, 409, "username_taken")

@@ -2,23 +2,20 @@
 
 import contextlib
 
+import pytest
 import socketio
 
-from tests.live import live_server
+from tests.support.live import live_server
+from tests.support.realclients import bot
 
-
-def connect(server, token=None, **kwargs):
-    client = socketio.SimpleClient()
-    auth = {"token": token} if token else None
-    client.connect(server.url, auth=auth, transports=["websocket"], wait_timeout=5, **kwargs)
-    return client
+pytestmark = pytest.mark.live
 
 
 def test_two_clients_chat_over_websocket_and_history_survives_restart(tmp_path):
     database_url = f"sqlite:///{tmp_path / 'live.db'}"
     with live_server(database_url, tmp_path / "server.log") as server:
-        alice = connect(server, server.token("alice"))
-        bob = connect(server, server.token("bob"))
+        alice = bot(server, "alice")
+        bob = bot(server, "bob")
         assert alice.client.transport() == "websocket"
         rooms = alice.call("rooms", {})
         assert rooms["ok"] and [r["name"] for r in rooms["rooms"]] == ["general"]
@@ -52,7 +49,7 @@ def test_two_clients_chat_over_websocket_and_history_survives_restart(tmp_path):
         alice.disconnect()
 
     with live_server(database_url, tmp_path / "server.log") as server:
-        carol = connect(server, server.token("carol"))
+        carol = bot(server, "carol")
         joined = carol.call("join", {"room": "general"})
         assert [(m["id"], m["user"], m["text"]) for m in joined["messages"]] == [
             (1, "alice", "hi bob"),

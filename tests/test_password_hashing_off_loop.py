@@ -4,10 +4,13 @@ import statistics
 import threading
 import time
 
+import pytest
 import requests
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import connect_as
+
+pytestmark = pytest.mark.live
 
 HASHERS = 4  # threads sending wrong passwords, as in the report
 ACKS = 30
@@ -27,8 +30,7 @@ def test_wrong_passwords_do_not_delay_another_users_acks(tmp_path):
         ROOMS_RATE="1000",  # the chatter times `rooms` acks back to back
         ROOMS_BURST="1000",
     ) as server:
-        chatter = InOrderClient(reconnection=False)
-        chatter.connect(server.url, auth={"token": server.token("carol")}, transports=["websocket"])
+        chatter = connect_as(server, "carol")
         server.token("alice")
 
         quiet = []

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.sockets import (
+from tests.support.sockets import (
     assert_error,
+    assert_no_events,
     call,
     drain,
     events,
@@ -624,9 +625,7 @@ def test_an_outsider_gets_forbidden_for_everything_about_a_private_room(connect,
         same_answer(ack, nonexistent, (room, missing))
 
     # Nothing leaked to carol, nothing reached the members, nothing was stored.
-    assert events(carol) == []
-    assert events(alice) == []
-    assert events(bob) == []
+    assert_no_events(carol, alice, bob)
     assert room not in room_list(carol)
     assert [m["text"] for m in ok(call(alice, "history", {"room": room}))["messages"]] == ["secret"]
     # Later traffic in the room does not reach her either.

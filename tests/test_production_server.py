@@ -7,8 +7,10 @@ import time
 import pytest
 import requests
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient, connect_as
+
+pytestmark = pytest.mark.live
 
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
@@ -24,10 +26,7 @@ def test_gunicorn_gevent_serves_websocket_chat_health_and_json_logs(tmp_path):
 
         clients = {}
         for name in ("alice", "bob"):
-            clients[name] = InOrderClient(reconnection=False)
-            clients[name].connect(
-                server.url, auth={"token": server.token(name)}, transports=["websocket"]
-            )
+            clients[name] = connect_as(server, name)
             assert clients[name].transport() == "websocket"
             assert clients[name].call("join", {"room": "general"}, timeout=5)["ok"]
         received = []
@@ -108,8 +107,7 @@ def test_a_reader_that_falls_behind_gets_every_broadcast_whole_and_in_order(tmp_
         slow.send('421["join",{"room":"general"}]')
         assert slow.recv().startswith("431")  # the join's ack
 
-        sender = InOrderClient(reconnection=False)
-        sender.connect(server.url, auth={"token": server.token("fast")}, transports=["websocket"])
+        sender = connect_as(server, "fast")
         assert sender.call("join", {"room": "general"}, timeout=5)["ok"]
         # ~5 MB while nobody reads: more than the kernel buffers (tcp_wmem's 4 MB at most)
         texts = [f"{n:04d} " + "x" * 3990 for n in range(1250)]
@@ -242,7 +240,7 @@ def test_a_greenlet_or_thread_dying_of_an_error_and_a_warning_are_logged_as_json
         f"sqlite:///{tmp_path / 'prod.db'}",
         log_path,
         production=True,
-        wsgi_app="tests.stray_errors_app:app",
+        wsgi_app="tests.support.stray_errors_app:app",
         **FAST_HASH,
     ) as server:
         page = requests.get(f"{server.url}/test/stray-errors", timeout=5)

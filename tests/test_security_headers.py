@@ -6,9 +6,8 @@ import pytest
 
 import config
 from app import create_app
-
-from .conftest import PASSWORD
-from .test_config import fresh_config_module
+from tests.support.accounts import login_form, register
+from tests.support.configs import fresh_config_module
 
 
 def assert_strict_headers(response) -> None:
@@ -34,8 +33,8 @@ def test_every_kind_of_response_carries_the_strict_headers(app, client):
         client.get("/static/css/chat.css"),
         client.get("/"),  # the redirect to sign in
     ]
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
-    client.post("/auth/login", data={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
+    login_form(client, "alice")
     chat = client.get("/")
     assert chat.status_code == 200
     for response in [*pages, chat]:
@@ -46,8 +45,8 @@ def test_every_kind_of_response_carries_the_strict_headers(app, client):
 def test_the_templates_need_no_inline_script_or_style(app, client):
     import re
 
-    client.post("/api/users", json={"username": "alice", "password": PASSWORD})
-    client.post("/auth/login", data={"username": "alice", "password": PASSWORD})
+    register(client, "alice")
+    login_form(client, "alice")
     for page in (client.get("/"), app.test_client().get("/auth/login")):
         assert page.status_code == 200
         assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # every script is a file

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.live import ROOT
+from tests.support.live import ROOT
 
 # A trace function that, on every line the handler runs (and every line of whatever it calls),
 # calls the handler again: a second SIGTERM landing on that line, as Python would deliver it.

@@ -2,8 +2,8 @@
 
 import pytest
 
-from .conftest import PASSWORD
-from .test_config import fresh_config_module
+from tests.support.accounts import PASSWORD
+from tests.support.configs import fresh_config_module
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,

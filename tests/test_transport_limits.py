@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from app.extensions import socketio
-from tests.sockets import assert_error, assert_still_works, call, ok
+from tests.support.sockets import assert_error, assert_still_works, call, ok
 
 NESTED_DEEP = 20_000  # ~40 KB of brackets: inside one 64 KiB packet
 

@@ -10,13 +10,13 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.chromium import CHROMIUM, LAUNCH_ARGS  # noqa: E402
-from tests.live import LiveServer  # noqa: E402
+from tests.support.accounts import PASSWORD  # noqa: E402
+from tests.support.browser import DESKTOP  # noqa: E402
+from tests.support.chromium import CHROMIUM, LAUNCH_ARGS  # noqa: E402
+from tests.support.live import LiveServer  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-PASSWORD = "correct horse battery"  # noqa: S105  (throwaway demo accounts)
 CONVERSATION = [
     ("bob", "general", "Morning all! Did anyone try the new build on their phone?"),
     ("carol", "general", "Yes, on mine it works fine. Notifications too."),
@@ -35,7 +35,7 @@ def seed(server: LiveServer) -> list[socketio.SimpleClient]:
     clients = {}
     for user in ("alice", "bob", "carol"):
         client = socketio.SimpleClient()
-        client.connect(server.url, auth={"token": server.token(user, PASSWORD)})
+        client.connect(server.url, auth={"token": server.token(user)})
         clients[user] = client
     for user, room, text in CONVERSATION:
         clients[user].call("join", {"room": room})

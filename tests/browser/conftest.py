@@ -4,14 +4,11 @@ import os
 from collections.abc import Callable
 
 import pytest
-import requests
 
-from tests.browser.chromium import CHROMIUM, LAUNCH_ARGS
-from tests.live import LiveServer
-
-PASSWORD = "correct horse battery"
-DESKTOP = {"width": 1280, "height": 800}
-TIMEOUT_MS = 10_000
+from tests.support.accounts import PASSWORD, register
+from tests.support.browser import DESKTOP, TIMEOUT_MS
+from tests.support.chromium import CHROMIUM, LAUNCH_ARGS
+from tests.support.live import LiveServer
 
 
 def _missing() -> str | None:
@@ -61,12 +58,6 @@ def live(browser, request, tmp_path_factory):
     server.stop()
 
 
-def register(server: LiveServer, username: str) -> None:
-    credentials = {"username": username, "password": PASSWORD}
-    response = requests.post(f"{server.url}/api/users", json=credentials, timeout=5)
-    assert response.status_code in (201, 409), response.text
-
-
 @pytest.fixture
 def open_chat(browser, live) -> Callable:
     """Sign `username` in (registering it first) in a fresh browser context; returns the page.
@@ -77,7 +68,8 @@ def open_chat(browser, live) -> Callable:
     contexts = []
 
     def open_page(username: str, setup: Callable | None = None, **options):
-        register(live, username)
+        response = register(live, username)
+        assert response.status_code in (201, 409), response.text  # 409: signed up before
         context = browser.new_context(viewport=DESKTOP, **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)

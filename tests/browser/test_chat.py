@@ -4,7 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import bot, join, message, send, texts
+from tests.support.browser import join, message, send, texts
+from tests.support.realclients import bot
 
 # History is seeded by a bot: let it post quickly (EVENT_*: the budget every event is charged
 # to; the page's own rate-limit handling is tested in test_resilience.py, test_page_budgets.py).

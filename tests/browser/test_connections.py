@@ -2,8 +2,9 @@
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PASSWORD, TIMEOUT_MS
-from tests.browser.helpers import bot
+from tests.support.accounts import PASSWORD
+from tests.support.browser import DESKTOP, TIMEOUT_MS
+from tests.support.realclients import bot
 
 SERVER_ENV = {"MAX_CONNECTIONS_PER_USER": "2"}
 

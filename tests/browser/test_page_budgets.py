@@ -8,7 +8,8 @@ import time
 import socketio
 from playwright.sync_api import expect
 
-from tests.browser.helpers import bot, join
+from tests.support.browser import join
+from tests.support.realclients import bot
 
 # The server's default budgets (docs/protocol.md "Flood control"), except room creation: the
 # directory test seeds 60 rooms (the setting exists once the server caps room creation).

@@ -7,7 +7,8 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import bot, join, message, send
+from tests.support.browser import join, message, send
+from tests.support.realclients import bot
 
 # History is seeded by a bot: let it post quickly (EVENT_*: the budget every event is charged
 # to, once the server has one).

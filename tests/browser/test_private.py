@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import message, send, texts
+from tests.support.browser import message, send, texts
 
 
 def talk_to_a_stranger(page: Page) -> None:

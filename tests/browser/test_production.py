@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import message, send, texts
+from tests.support.browser import message, send, texts
 
 PRODUCTION = True
 SERVER_ENV = {"SOCKETIO_TRANSPORTS": "websocket"}

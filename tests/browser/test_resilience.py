@@ -4,7 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import bot, join, message, send, texts, wait_for_event
+from tests.support.browser import join, message, send, texts
+from tests.support.realclients import bot, wait_for_event
 
 # A burst of six, then one message every two seconds: the rate-limit test sends seven at
 # once; every other user here sends fewer.

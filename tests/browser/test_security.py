@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import message, send
+from tests.support.browser import message, send
 
 
 def test_the_page_chats_under_its_csp_without_a_single_violation(open_chat):

@@ -11,8 +11,8 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.factory import MIGRATIONS_DIR
-from tests.live import ROOT
-from tests.scaleout.services import PostgresDatabase, unavailable, wait_until
+from tests.support.live import ROOT
+from tests.support.services import PostgresDatabase, wait_until
 
 PROCESSES = 4
 COMMANDS = ("init-db", "db upgrade")
@@ -99,11 +99,7 @@ def assert_at_head_with_one_general(connection) -> None:
 @pytest.mark.timeout(240)
 def test_four_processes_migrating_one_fresh_postgresql_database_at_once_all_succeed(tmp_path):
     for round_ in range(ROUNDS):
-        database = PostgresDatabase()
-        reason = database.reachable()
-        if reason:
-            unavailable(reason)
-        database.create()
+        database = PostgresDatabase().create()
         try:
             folder = tmp_path / f"round-{round_}"
             folder.mkdir()

@@ -8,8 +8,8 @@ import requests
 import socketio
 import websocket
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient, connect_as
 
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
@@ -30,16 +30,9 @@ def server(tmp_path_factory):
         yield live
 
 
-def client(server, username: str) -> InOrderClient:
-    sio = InOrderClient(reconnection=False)
-    sio.connect(
-        server.url, auth={"token": server.token(username)}, transports=["websocket"], wait_timeout=5
-    )
-    return sio
-
-
 def test_rate_limit_answers_with_retry_after_then_disconnects_a_flooder(server):
-    flooder, bystander = client(server, "flooder"), client(server, "bystander")
+    flooder = connect_as(server, "flooder", wait_timeout=5)
+    bystander = connect_as(server, "bystander", wait_timeout=5)
     reasons = []
     flooder.on("disconnect", reasons.append)
     for sio in (flooder, bystander):
@@ -72,7 +65,8 @@ def test_rate_limit_answers_with_retry_after_then_disconnects_a_flooder(server):
 
 
 def test_text_limits_are_error_acks_and_oversized_packets_close_the_connection(server):
-    sender, observer = client(server, "sizer"), client(server, "observer")
+    sender = connect_as(server, "sizer", wait_timeout=5)
+    observer = connect_as(server, "observer", wait_timeout=5)
     reasons = []
     sender.on("disconnect", reasons.append)
     for sio in (sender, observer):
@@ -140,7 +134,7 @@ def test_a_client_that_waits_retry_after_is_never_disconnected(tmp_path):
     with live_server(
         f"sqlite:///{tmp_path / 'polite.db'}", tmp_path / "server.log", **settings
     ) as live:
-        bot = client(live, "polite")
+        bot = connect_as(live, "polite", wait_timeout=5)
         reasons = []
         bot.on("disconnect", reasons.append)
         assert bot.call("join", {"room": "polite"})["ok"]

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.live import LiveServer
-from tests.reliability.test_shutdown import (
+from tests.support.live import LiveServer
+from tests.support.storm import (
     FAST_SERVER,
     Sender,
     assert_every_ack_stored,

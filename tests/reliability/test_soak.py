@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
-from tests.reliability.audit import AuditingClient, audit
+from tests.support.audit import AuditingClient, audit
+from tests.support.live import live_server
+from tests.support.realclients import InOrderClient
+from tests.support.storm import FAST_SERVER
+
+pytestmark = pytest.mark.soak
 
 CLIENTS = int(__import__("os").environ.get("SOAK_CLIENTS", 50))
 ROOMS = [f"soak-{n}" for n in range(5)]
@@ -18,15 +21,11 @@ MESSAGES_PER_CLIENT = 50
 RECONNECT_CHANCE = 0.04
 SEED = 20261122
 
-FAST_SERVER = {
-    "MESSAGE_RATE": "100000",
-    "MESSAGE_BURST": "100000",
+SOAK_SERVER = {
+    **FAST_SERVER,
     # the audit reads every message back with `history`, and the senders go flat out
     "HISTORY_RATE": "100000",
     "HISTORY_BURST": "100000",
-    "EVENT_RATE": "100000",
-    "EVENT_BURST": "100000",
-    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
 }
 
 
@@ -64,7 +63,7 @@ def wait_until_delivered(clients, stored, timeout=15.0) -> None:
 def test_soak_every_client_gets_every_message_once_in_order(tmp_path):
     rng = random.Random(SEED)
     with live_server(
-        f"sqlite:///{tmp_path / 'soak.db'}", tmp_path / "server.log", **FAST_SERVER
+        f"sqlite:///{tmp_path / 'soak.db'}", tmp_path / "server.log", **SOAK_SERVER
     ) as server:
         tokens = _register(server, [f"user{n:02d}" for n in range(CLIENTS)] + ["auditor"])
         clients = [

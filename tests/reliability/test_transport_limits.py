@@ -12,8 +12,8 @@ import pytest
 import requests
 import websocket
 
-from tests.live import live_server
-from tests.realclients import InOrderClient
+from tests.support.live import live_server
+from tests.support.realclients import connect_as
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,13 +42,7 @@ def server(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bystander(server):
-    sio = InOrderClient(reconnection=False)
-    sio.connect(
-        server.url,
-        auth={"token": server.token("bystander")},
-        transports=["websocket"],
-        wait_timeout=5,
-    )
+    sio = connect_as(server, "bystander", wait_timeout=5)
     yield sio
     sio.disconnect()
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from tests.live import LiveServer
-from tests.reliability.test_shutdown import FAST_SERVER, Sender, stored_messages, storm
+from tests.support.live import LiveServer
+from tests.support.storm import FAST_SERVER, Sender, stored_messages, storm
 
 PER_PROCESS = 3
 

@@ -24,8 +24,8 @@ import os
 
 import pytest
 
-from tests.live import LiveServer
-from tests.scaleout.services import (
+from tests.support.live import LiveServer
+from tests.support.services import (
     NGINX,
     WITHOUT_REDIS,
     Nginx,
@@ -61,11 +61,7 @@ def redis_server(request):
 
 @pytest.fixture(scope="session")
 def postgres_database(tmp_path_factory):
-    database = PostgresDatabase()
-    reason = database.reachable()
-    if reason:
-        unavailable(reason)
-    database.create()
+    database = PostgresDatabase().create()
     try:
         database.migrate(tmp_path_factory.mktemp("postgres") / "migrate.log", **SERVER_ENV)
         yield database

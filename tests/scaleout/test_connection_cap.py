@@ -5,7 +5,7 @@ import json
 import pytest
 import websocket
 
-from tests.scaleout.services import wait_until
+from tests.support.services import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.scaleout.clients import Chatter, in_room
-from tests.scaleout.services import wait_until
+from tests.support.chatter import Chatter, in_room
+from tests.support.services import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,12 +31,11 @@ def test_a_message_sent_on_one_process_reaches_clients_on_the_other(start_server
         assert chatter.wait("message", where=in_room(room)) == [first["message"]], (
             f"{chatter.name} on {chatter.url}"
         )
-    reply = bob.call("message", {"room": room, "text": "from B"})
-    assert reply["ok"], reply
+    reply = bob.say(room, "from B")
     for chatter in everyone:  # bob's tab on A too
         assert chatter.wait("message", count=2, where=in_room(room)) == [
             first["message"],
-            reply["message"],
+            reply,
         ], f"{chatter.name} on {chatter.url}"
 
     # typing reaches the room's other users on both processes, none of bob's own tabs
@@ -45,8 +44,8 @@ def test_a_message_sent_on_one_process_reaches_clients_on_the_other(start_server
     assert alice.wait("typing") == expected
     assert carol.wait("typing") == expected
     # alice (on A) had it, so A has handled it; a later message on A orders after it there
-    later = alice.call("message", {"room": room, "text": "after typing"})
-    assert bob_on_a.wait("message", count=3, where=in_room(room))[-1] == later["message"]
+    later = alice.say(room, "after typing")
+    assert bob_on_a.wait("message", count=3, where=in_room(room))[-1] == later
     assert bob_on_a.received("typing") == [] and bob.received("typing") == []
 
     for chatter in everyone:
@@ -143,15 +142,10 @@ def test_the_stranger_matcher_pairs_users_on_different_processes(start_servers):
     assert bob.wait("partner_found") == [{"room": room, "partner": "xp-s-alice"}]
 
     # both asking connections are in the pair room, each on its own process
-    hello = bob.call("message", {"room": room, "text": "hi stranger"})
-    assert hello["ok"], hello
-    assert alice.wait("message", where=in_room(room)) == [hello["message"]]
-    answer = alice.call("message", {"room": room, "text": "hi yourself"})
-    assert answer["ok"], answer
-    assert bob.wait("message", count=2, where=in_room(room)) == [
-        hello["message"],
-        answer["message"],
-    ]
+    hello = bob.say(room, "hi stranger")
+    assert alice.wait("message", where=in_room(room)) == [hello]
+    answer = alice.say(room, "hi yourself")
+    assert bob.wait("message", count=2, where=in_room(room)) == [hello, answer]
 
     assert alice.call("leave_partner") == {"ok": True}
     assert bob.wait("partner_left") == [{"room": room}]

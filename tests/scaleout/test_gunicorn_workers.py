@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import LiveServer
-from tests.scaleout.clients import Chatter, in_room
+from tests.support.chatter import Chatter, in_room
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,11 +83,7 @@ def test_websocket_only_clients_on_two_workers_chat_with_each_other(start_server
     for chatter in chatters:
         assert chatter.transport() == "websocket"
         chatter.join(room)
-    sent = []
-    for chatter in chatters:
-        ack = chatter.call("message", {"room": room, "text": f"from {chatter.name}"})
-        assert ack["ok"], ack
-        sent.append(ack["message"])
+    sent = [chatter.say(room, f"from {chatter.name}") for chatter in chatters]
     for pid, group in by_worker.items():
         for chatter in group:  # half of these messages were sent through the other worker
             got = chatter.wait("message", count=len(sent), where=in_room(room))

@@ -8,9 +8,9 @@ line (round-robin) break with 400 "Invalid session": stickiness is what makes th
 
 import pytest
 
-from tests.scaleout.clients import Chatter, bound_session, client_logger, in_room
-from tests.scaleout.clients import source_bound_client as bound_client
-from tests.scaleout.services import WITHOUT_REDIS, json_log, wait_until
+from tests.support.chatter import Chatter, bound_session, client_logger, in_room
+from tests.support.chatter import source_bound_client as bound_client
+from tests.support.services import WITHOUT_REDIS, json_log, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -61,11 +61,7 @@ def test_sticky_nginx_carries_polling_then_websocket_sessions(start_servers, sta
         )
         chatter.join(room)
 
-    sent = []
-    for chatter in chatters:
-        ack = chatter.call("message", {"room": room, "text": f"hello from {chatter.name}"})
-        assert ack["ok"], ack
-        sent.append(ack["message"])
+    sent = [chatter.say(room, f"hello from {chatter.name}") for chatter in chatters]
     for chatter, own in zip(chatters, sent, strict=True):
         if WITHOUT_REDIS:  # each process alone: only its own clients' messages arrive live
             assert own in chatter.wait("message", where=lambda m, own=own: m == own)

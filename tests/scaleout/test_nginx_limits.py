@@ -6,8 +6,8 @@ import re
 import pytest
 import websocket
 
-from tests.scaleout.clients import bound_session
-from tests.scaleout.services import SHIPPED_NGINX_CONF, wait_until
+from tests.support.chatter import bound_session
+from tests.support.services import SHIPPED_NGINX_CONF, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.reliability.test_shutdown import FAST_SERVER, Sender, stored_messages, storm
-from tests.scaleout.clients import Chatter, in_room
+from tests.support.chatter import Chatter, in_room
+from tests.support.storm import FAST_SERVER, Sender, stored_messages, storm
 
 pytestmark = pytest.mark.timeout(60)
 

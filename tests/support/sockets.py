@@ -1,11 +1,15 @@
-"""Helpers for Socket.IO test_client tests: acks, errors, and a per-app client factory."""
+"""Helpers for test_client tests: acks, errors, message shapes, the app's users, and `Server`
+(one app with its users and Socket.IO test clients)."""
+
+import re
 
 from flask_socketio.test_client import SocketIOTestClient
 from socketio import packet
 
-from app.extensions import socketio
+from app.extensions import db, socketio
+from app.storage.models import User
+from tests.support.accounts import assert_error_object, login_form, register, sign_up
 
-PASSWORD = "correct horse battery"
 GENERAL_TOPIC = "Everyone's room: say hello"
 ERROR_CODES = {
     "invalid",
@@ -17,6 +21,8 @@ ERROR_CODES = {
     "too_large",
     "internal",
 }
+MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
+TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def ok(ack) -> dict:
@@ -32,19 +38,22 @@ def assert_error(ack, code: str) -> dict:
     assert isinstance(ack, dict), ack
     assert set(ack) == {"ok", "error"}, ack
     assert ack["ok"] is False, ack
-    error = ack["error"]
-    assert error["code"] == code, ack
-    assert isinstance(error["message"], str), ack
-    assert error["message"].strip(), ack
-    if code == "rate_limited":
-        assert set(error) == {"code", "message", "retry_after"}, ack
-        retry_after = error["retry_after"]
-        assert isinstance(retry_after, int | float), ack
-        assert not isinstance(retry_after, bool), ack
-        assert retry_after > 0, ack
-    else:
-        assert set(error) == {"code", "message"}, ack
-    return error
+    return assert_error_object(ack["error"], code, ack)
+
+
+def assert_message(message, *, id, room, user, text, client_id=None):
+    """A Message object of the documented shape with exactly these values."""
+    assert isinstance(message, dict), message
+    assert set(message) == MESSAGE_KEYS, message
+    assert message["id"] == id, message
+    assert isinstance(message["id"], int), message
+    assert not isinstance(message["id"], bool), message
+    assert message["room"] == room, message
+    assert message["user"] == user, message
+    assert message["text"] == text, message
+    assert message["client_id"] == client_id, message
+    assert isinstance(message["ts"], str), message
+    assert TS_RE.fullmatch(message["ts"]), message
 
 
 def call(sio_client, event: str, *args) -> dict:
@@ -76,6 +85,12 @@ def drain(*clients) -> None:
         events(sio_client)
 
 
+def assert_no_events(*clients) -> None:
+    """None of these test clients received anything since it was last drained."""
+    received = [events(sio_client) for sio_client in clients]
+    assert received == [[] for _ in clients], received
+
+
 def room_list(sio_client) -> dict[str, dict]:
     ack = ok(call(sio_client, "rooms", {}))
     assert set(ack) == {"ok", "rooms", "next"}, ack
@@ -85,6 +100,12 @@ def room_list(sio_client) -> dict[str, dict]:
 def user_id(app, username: str) -> int:
     with app.app_context():
         return app.extensions["accounts"].repository.find_by_username(username).id
+
+
+def user_count(app) -> int:
+    """How many accounts the app's database holds."""
+    with app.app_context():
+        return db.session.query(User).count()
 
 
 class RecordingTestClient(SocketIOTestClient):
@@ -108,28 +129,18 @@ class RecordingTestClient(SocketIOTestClient):
 
 
 class Server:
-    """One app plus its users and socket clients (for apps built with config overrides)."""
+    """One app plus its users and Socket.IO test clients: behind the `server` and `connect`
+    fixtures, and `server_factory` for apps with config overrides."""
 
     def __init__(self, app):
         self.app = app
         self.tokens: dict[str, str] = {}
         self.clients: list[SocketIOTestClient] = []
 
-    def register(self, username: str) -> None:
-        http = self.app.test_client()
-        created = http.post("/api/users", json={"username": username, "password": PASSWORD})
-        assert created.status_code == 201, created.get_json()
-
-    def new_token(self, username: str) -> str:
-        http = self.app.test_client()
-        issued = http.post("/api/tokens", json={"username": username, "password": PASSWORD})
-        assert issued.status_code == 201, issued.get_json()
-        return issued.get_json()["token"]
-
     def token(self, username: str) -> str:
+        """The bearer token of `username`, who is registered (accounts.sign_up) on first use."""
         if username not in self.tokens:
-            self.register(username)
-            self.tokens[username] = self.new_token(username)
+            self.tokens[username] = sign_up(self.app.test_client(), username)
         return self.tokens[username]
 
     def open(self, **kwargs) -> RecordingTestClient:
@@ -139,16 +150,17 @@ class Server:
         return sio_client
 
     def connect(self, username: str) -> RecordingTestClient:
+        """A connected test client of `username` (registered on first use)."""
         sio_client = self.open(auth={"token": self.token(username)})
         assert sio_client.is_connected(), sio_client.connect_errors
         return sio_client
 
-    def logged_in_http(self, username: str, *, register: bool = True):
-        """A Flask test client holding a browser session cookie for `username`."""
-        if register:
-            self.register(username)
+    def logged_in_http(self, username: str):
+        """A Flask test client holding a browser session cookie for `username` (registered
+        now)."""
         http = self.app.test_client()
-        response = http.post("/auth/login", data={"username": username, "password": PASSWORD})
+        assert register(http, username).status_code == 201
+        response = login_form(http, username)
         assert response.status_code == 302, response.status_code
         return http
 

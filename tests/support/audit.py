@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tests.realclients import InOrderClient
+from tests.support.realclients import InOrderClient
 
 
 @dataclass

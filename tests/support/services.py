@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.live import ROOT, LiveServer, free_port
+from tests.support.live import ROOT, LiveServer, free_port
 
 CI = os.environ.get("CI") == "true"
 # The negative control of conftest.py: servers without REDIS_URL, each on its own.
@@ -131,8 +131,11 @@ class PostgresDatabase:
             return f"PostgreSQL is not reachable at {self.admin_url}: {exc}".strip()
 
     def create(self) -> "PostgresDatabase":
+        """Create the database; an unreachable PostgreSQL skips the test (fails it in CI)."""
         from psycopg import sql
 
+        if reason := self.reachable():
+            unavailable(reason)
         with self._admin() as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
         return self

@@ -1,11 +1,9 @@
 """What a person does on the chat page, and what they see there, for the browser tests."""
 
-import time
-
-import socketio
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD
+DESKTOP = {"width": 1280, "height": 800}
+TIMEOUT_MS = 10_000
 
 
 def send(page: Page, text: str) -> None:
@@ -29,28 +27,3 @@ def texts(page: Page) -> list[str]:
 
 def message(page: Page, text: str):
     return page.locator("#scroller .message").filter(has=page.locator(".text", has_text=text))
-
-
-def bot(server, username: str) -> socketio.SimpleClient:
-    """Another kind of client: python-socketio with an API token, over WebSocket."""
-    client = socketio.SimpleClient()
-    client.connect(
-        server.url,
-        auth={"token": server.token(username, PASSWORD)},
-        transports=["websocket"],
-        wait_timeout=5,
-    )
-    return client
-
-
-def wait_for_event(client: socketio.SimpleClient, name: str, match, timeout: float = 10.0):
-    """The first `name` event whose payload satisfies `match`, skipping others; bounded."""
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            event, payload = client.receive(timeout=left)
-        except socketio.exceptions.TimeoutError:
-            break
-        if event == name and match(payload):
-            return payload
-    raise AssertionError(f"no matching {name!r} event in {timeout} s")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.accounts import PASSWORD, sign_up
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -116,13 +118,13 @@ class LiveServer:
             self.process.kill()
             self.process.wait()
 
-    def token(self, username: str, password: str = "correct horse battery") -> str:
+    def post(self, path: str, **kwargs) -> requests.Response:
+        """POST to this server (`path` from the root), as a test client would."""
+        return requests.post(f"{self.url}{path}", timeout=5, **kwargs)
+
+    def token(self, username: str, password: str = PASSWORD) -> str:
         """Register `username` (if new) and return a fresh API token."""
-        credentials = {"username": username, "password": password}
-        requests.post(f"{self.url}/api/users", json=credentials, timeout=5)
-        response = requests.post(f"{self.url}/api/tokens", json=credentials, timeout=5)
-        response.raise_for_status()
-        return response.json()["token"]
+        return sign_up(self, username, password, new=False)
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.live import LiveServer
-from tests.realclients import InOrderClient, _InOrderEngineIOClient
+from tests.support.live import LiveServer
+from tests.support.realclients import InOrderClient, _InOrderEngineIOClient
 
 SERVER_EVENTS = ("message", "presence", "typing", "dm_opened", "partner_found", "partner_left")
 
@@ -141,6 +141,12 @@ class Chatter:
         ack = self.call("join", {"room": room, **fields})
         assert ack["ok"], f"{self.name} could not join {room}: {ack}"
         return ack
+
+    def say(self, room: str, text: str) -> dict:
+        """Post `text` to `room`, which must succeed; returns the Message acked."""
+        ack = self.call("message", {"room": room, "text": text})
+        assert ack["ok"], f"{self.name} could not post to {room}: {ack}"
+        return ack["message"]
 
     def received(self, event: str, where=None) -> list[dict]:
         with self._changed:

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: test_client and real clients, live servers, services."""
