@@ -63,9 +63,12 @@ def open_chat(browser, live) -> Callable:
     """Sign `username` in (registering it first) in a fresh browser context; returns the page.
 
     `setup(context)` runs before the page loads (to route its WebSocket); every page records
-    the JavaScript dialogs it was asked to show in `page.dialogs`.
+    the JavaScript dialogs it was asked to show in `page.dialogs`. An uncaught JavaScript
+    error on any page fails the test (a broken module import or handler shows up here even
+    where the test does not look).
     """
     contexts = []
+    errors: list[str] = []
 
     def open_page(username: str, setup: Callable | None = None, **options):
         response = register(live, username)
@@ -77,6 +80,7 @@ def open_chat(browser, live) -> Callable:
             setup(context)
         page = context.new_page()
         page.dialogs = []
+        page.on("pageerror", lambda error, name=username: errors.append(f"{name}: {error}"))
 
         def on_dialog(dialog):
             page.dialogs.append(dialog.message)
@@ -94,3 +98,4 @@ def open_chat(browser, live) -> Callable:
     yield open_page
     for context in contexts:
         context.close()
+    assert not errors, f"uncaught JavaScript errors on the page: {errors}"
