@@ -1,4 +1,4 @@
-"""Every event has a budget (issue 12, items 1, 2 and 10), as a client sees it over a socket.
+"""Every event has a budget, as a client sees it over a socket.
 
 Room creation cap and the paged `rooms`; the shared `events` bucket and the per-event ones;
 presence coalescing; one `dm_opened` per opener; a block silences the blocked user in the DM.

@@ -1,5 +1,5 @@
 """The page keeps to the server's budgets by itself: typing signals inside the typing budget,
-and the room directory fetched in pages, not polled (issue 12 items 6 and 1, page part)."""
+and the room directory fetched in pages, not polled."""
 
 import json
 import re
@@ -157,7 +157,7 @@ def seed_rooms(live, count: int, per_bot: int = 20) -> list[str]:
 
 
 def test_show_more_rooms_pages_through_a_long_directory(open_chat, live):
-    """Needs the paged `rooms` of the server (issue 12 item 1): fails on a server without it."""
+    """Needs the paged `rooms` of the server: fails on a server without it."""
     names = seed_rooms(live, 60)
     frames = Frames()
     mo = open_chat("moana", setup=frames.attach)

@@ -1,5 +1,5 @@
 """The page's own layout and composer: it never scrolls, long texts are refused in words (with
-Edit for a failed one), and user text cannot reorder the page's words (issue 12: 14, 15, 16, 12)."""
+Edit for a failed one), and user text cannot reorder the page's words."""
 
 import json
 import re

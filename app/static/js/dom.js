@@ -15,7 +15,7 @@ export function element(tag, className, text) {
 }
 
 // User-provided text (names, topics, messages) is isolated from the page's own words: bidi
-// controls or right-to-left letters in it cannot reorder what is around it (issue 12).
+// controls or right-to-left letters in it cannot reorder what is around it.
 export function userText(tag, className, text) {
   const node = element(tag, className, text);
   node.dir = "auto";
