@@ -46,6 +46,10 @@ class Budgets:
     partner: Budget = Budget(1.0, 5)
     # block and unblock share it
     block: Budget = Budget(1.0, 10)
+    # set_role, set_topic, kick, ban, unban, mute and unmute share it
+    moderate: Budget = Budget(2.0, 10)
+    # one report every 10 s, bursts of 5
+    report: Budget = Budget(0.1, 5)
     # new public rooms per user per hour (the bucket refills evenly over the hour)
     room_create_per_hour: int = 10
 
@@ -67,6 +71,14 @@ EVENT_BUCKETS: dict[str, tuple[str, ...]] = {
     "leave_partner": ("partner",),
     "block": ("block",),
     "unblock": ("block",),
+    "set_role": ("moderate",),
+    "set_topic": ("moderate",),
+    "kick": ("moderate",),
+    "ban": ("moderate",),
+    "unban": ("moderate",),
+    "mute": ("moderate",),
+    "unmute": ("moderate",),
+    "report": ("report",),
 }
 
 # Setting names (environment variables, see config.py) of each bucket's rate and burst.
@@ -80,6 +92,8 @@ SETTINGS = {
     "dm": ("DM_RATE", "DM_BURST"),
     "partner": ("PARTNER_RATE", "PARTNER_BURST"),
     "block": ("BLOCK_RATE", "BLOCK_BURST"),
+    "moderate": ("MODERATE_RATE", "MODERATE_BURST"),
+    "report": ("REPORT_RATE", "REPORT_BURST"),
 }
 # The setting of `room_create_per_hour`.
 ROOM_CREATE_SETTING = "ROOM_CREATE_RATE"
