@@ -22,6 +22,7 @@ from .jsonio import SafeJSONProvider
 from .passwords import WerkzeugHasher
 from .security import check_hosts, secure_headers, trust_proxy
 from .shutdown import InFlight
+from .storage.audit import SqlAuditLog
 from .storage.engine import default_sqlite_url, normalise_database_url
 from .storage.memory import (
     MemoryPairStore,
@@ -112,6 +113,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         limiter=stores.limiter,
         pairs=stores.pairs,
         scheduler=SocketIOScheduler(socketio, app),
+        audit=SqlAuditLog(db.session),
     )
     # one service per feature (rooms, messages, direct, strangers, connections)
     app.extensions["chat"] = ChatServices.build(ports, limits_from_settings(app.config))

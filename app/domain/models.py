@@ -146,3 +146,16 @@ def utc_now() -> datetime:
     """Now in UTC, naive, cut to milliseconds so a stored time reads back identically."""
     now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One moderation or admin action for the audit log. `actor_id` None: the `flask` CLI;
+    `details`: what else matters (role, minutes, until, topic), JSON-serialisable."""
+
+    actor_id: int | None
+    action: str
+    target_id: int | None = None
+    room: str | None = None
+    reason: str | None = None
+    details: dict | None = None

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .models import (
+    AuditRecord,
     Identity,
     Message,
     Notice,
@@ -73,6 +74,12 @@ class PairStore(Protocol):
 
     def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
         """Stop waiting (only if waiting from `sid`, when given)."""
+        ...
+
+
+class AuditLog(Protocol):
+    def record(self, entry: AuditRecord) -> None:
+        """Store one moderation or admin action (committed before it returns)."""
         ...
 
 
@@ -165,6 +172,7 @@ class Ports:
     limiter: RateLimiter
     pairs: PairStore
     scheduler: Scheduler
+    audit: AuditLog
     # when a message is stored (naive UTC); and now in epoch seconds (token expiry, windows)
     clock: Callable[[], datetime] = utc_now
     wall_clock: Callable[[], float] = time.time

@@ -1,8 +1,8 @@
-"""SQLAlchemy 2 models: users, rooms, private-room members and messages."""
+"""SQLAlchemy 2 models: users, rooms, members, messages, roles, sanctions, reports, audit."""
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..domain.models import utc_now
@@ -34,6 +34,10 @@ class User(Base):
     username_skeleton: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # set while an admin has suspended the account (no sign-in, tokens or sockets)
+    suspended_at: Mapped[datetime | None]
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Room(Base):
@@ -86,4 +90,69 @@ class Message(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RoomRole(Base):
+    """A moderator of a public room (owners are `rooms.created_by`; admins `users.is_admin`)."""
+
+    __tablename__ = "room_roles"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # "moderator"
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RoomSanction(Base):
+    """A ban or a mute of a user in a public room, until `until` (NULL: until lifted)."""
+
+    __tablename__ = "room_sanctions"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "ban" | "mute"
+    until: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Report(Base):
+    """A user's report of another user, kept for the admins with what was said around it."""
+
+    __tablename__ = "reports"
+    # the report threshold counts recent reports of one user; the queue lists open ones
+    __table_args__ = (
+        Index("ix_reports_reported_id_created_at", "reported_id", "created_at"),
+        Index("ix_reports_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reported_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    room_name: Mapped[str | None] = mapped_column(String(80))
+    message_id: Mapped[int | None]  # the room's message id (seq), as clients see it
+    reason: Mapped[str] = mapped_column(Text)
+    # JSON: the messages kept with the report (real usernames, also for stranger chats)
+    context: Mapped[str] = mapped_column(Text, default="[]")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|resolved|dismissed
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class AuditEntry(Base):
+    """One moderation or admin action: who did what to whom, where, when and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL: `flask` CLI
+    action: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    room_name: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text, default="{}")  # JSON: role, minutes, until...
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

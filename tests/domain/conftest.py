@@ -20,6 +20,7 @@ from app.domain.models import (
 )
 from app.domain.ports import Ports
 from app.domain.services import ChatServices
+from app.storage.audit import SqlAuditLog
 from app.storage.memory import (
     MemoryPairStore,
     MemoryPresenceStore,
@@ -157,6 +158,7 @@ def ports(session, broadcaster, clock, scheduler, stores):
         limiter=limiter,
         pairs=pairs,
         scheduler=scheduler,
+        audit=SqlAuditLog(session),
         wall_clock=clock,
     )
 
