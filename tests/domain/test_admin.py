@@ -48,10 +48,9 @@ def test_suspending_tells_and_closes_every_connection_of_that_user(
     assert audit(ports) == [(None, "suspend", bob.user_id, "spam")]
 
 
+@pytest.mark.parametrize("stores", ["redis"], indirect=True)  # shared by processes
 def test_the_mark_is_shared_with_other_processes(private_redis, admin, connected, ports, stores):
     presence = stores[0]
-    if not isinstance(presence, RedisPresenceStore):
-        pytest.skip("one process: nothing to share")
     connected("b1", "bob")
     other_process = RedisPresenceStore(
         Redis.from_url(private_redis.url, decode_responses=True), "x"
