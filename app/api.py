@@ -71,6 +71,8 @@ def create_token():
     account = current_app.extensions["accounts"].authenticate(username, password)
     if account is None:
         return error(401, "invalid_credentials", "Wrong username or password.")
+    if account.suspended:  # told only to whoever knows the password
+        return error(403, "suspended", "This account is suspended.")
     signer = current_app.extensions["tokens"]
     return jsonify({"token": signer.issue(account.id), "expires_in": signer.max_age}), 201
 

@@ -25,12 +25,15 @@ class SessionUser(UserMixin):
     def __init__(self, account: Account):
         self.id = account.id
         self.username = account.username
+        self.is_admin = account.is_admin
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> SessionUser | None:
+    """The session's user, read at each request: a suspended (or deleted) account's session
+    is signed out there."""
     account = accounts().repository.get(int(user_id)) if user_id.isdigit() else None
-    return SessionUser(account) if account else None
+    return SessionUser(account) if account and not account.suspended else None
 
 
 def accounts() -> AccountService:
@@ -103,6 +106,8 @@ def login():
         account = accounts().authenticate(form.username.data, form.password.data)
         if account is None:
             form.password.errors.append("Wrong username or password.")
+        elif account.suspended:  # told only to whoever knows the password
+            form.username.errors.append("This account is suspended.")
         else:
             login_user(SessionUser(account), remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))

@@ -51,6 +51,12 @@ class SocketIOBroadcaster:
         for sid in sids:
             self._send(name, data, sid)
 
+    def disconnect(self, sids: Iterable[str]) -> None:
+        # With a message queue a connection held by another process is closed there: the
+        # queue carries the disconnect after the events published to it before.
+        for sid in sids:
+            self.socketio.server.disconnect(sid, namespace=NAMESPACE)
+
     def _send(self, event: str, data: dict, to: str, skip_sids: list[str] | None = None) -> None:
         """Every server->client event leaves through here (acks excepted)."""
         self.socketio.emit(event, data, to=to, namespace=NAMESPACE, skip_sid=skip_sids)

@@ -1,4 +1,5 @@
-"""`flask` commands: create or upgrade the schema, seed the default room, post messages."""
+"""`flask` commands: create or upgrade the schema, seed the default room, post messages, and
+run the users (admins, suspension)."""
 
 import click
 from flask import Flask, current_app
@@ -64,3 +65,50 @@ def register(app: Flask) -> None:
                 "get the message when they next join the room (or catch up with `since`).",
                 err=True,
             )
+
+    @app.cli.group("users")
+    def users_group():
+        """Make admins, suspend and unsuspend accounts (each written to the audit log)."""
+
+    @users_group.command("admin")
+    @click.argument("name")
+    @click.option("--revoke", is_flag=True, help="Take the admin rights back instead.")
+    def admin_command(name: str, revoke: bool):
+        """Make NAME an admin of the whole server (or, with --revoke, no longer one)."""
+        account = _admin_action(lambda admin: admin.set_admin(None, name, not revoke))
+        state = "no longer an admin" if revoke else "now an admin"
+        click.echo(f"{account.username} is {state}.")
+
+    @users_group.command("suspend")
+    @click.argument("name")
+    @click.option("--reason", default=None, help="Why, for the audit log (up to 500 characters).")
+    def suspend_command(name: str, reason: str | None):
+        """Suspend NAME: no sign-in or tokens, and their open connections are closed."""
+        closed = _admin_action(lambda admin: admin.suspend(None, name, reason))
+        username = current_app.extensions["admin"].user(name).username
+        click.echo(f"{username} is suspended.")
+        if current_app.config.get("REDIS_URL"):
+            click.echo(f"Closed {closed} open connection(s).")
+        else:
+            # Without a message queue this process reaches no server's sockets.
+            click.echo(
+                "Note: REDIS_URL is not set, so this command could not reach a running "
+                "server: their open connections stay until they close (every new sign-in, "
+                "token and connection is refused from now on).",
+                err=True,
+            )
+
+    @users_group.command("unsuspend")
+    @click.argument("name")
+    def unsuspend_command(name: str):
+        """Lift NAME's suspension: they can sign in again."""
+        account = _admin_action(lambda admin: admin.unsuspend(None, name))
+        click.echo(f"{account.username} is no longer suspended.")
+
+
+def _admin_action(action):
+    """Run `action(AdminService)` as the command line; a refusal is the command's error."""
+    try:
+        return action(current_app.extensions["admin"])
+    except ChatError as refused:
+        raise click.ClickException(refused.message) from None

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError
 
@@ -25,7 +25,7 @@ from .payloads import (
     UserPayload,
     parse,
 )
-from .tokens import token_identity
+from .tokens import token_account
 from .transport import hold_room_locks
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,27 @@ def on_connect(auth=None):
 
 
 def _authenticate(auth) -> Identity | None:
+    """Who connects (None: no one); a suspended account is refused with `suspended`."""
     token = auth.get("token") if isinstance(auth, dict) else None
+    extensions = current_app.extensions
     if token is not None:
-        extensions = current_app.extensions
-        return token_identity(token, extensions["tokens"], extensions["accounts"])
+        found = token_account(token, extensions["tokens"], extensions["accounts"])
+        if found is None:
+            return None
+        account, expires_at = found
+        if account.suspended:
+            raise ConnectionRefusedError("suspended")
+        return Identity(account.id, account.username, expires_at)
     if current_user.is_authenticated:
         return Identity(current_user.id, current_user.username)
+    # Flask-Login's loader signs a suspended account's session out: say why it is refused
+    session_user = session.get("_user_id")
+    if (
+        isinstance(session_user, str)
+        and session_user.isdigit()
+        and extensions["accounts"].repository.is_suspended(int(session_user))
+    ):
+        raise ConnectionRefusedError("suspended")
     return None
 
 

@@ -14,6 +14,7 @@ from config import Config, config_from_env
 from . import events
 from .cluster import Heartbeat
 from .domain.accounts import AccountService
+from .domain.admin import AdminService
 from .domain.limits import limits_from_settings
 from .domain.ports import PairStore, Ports, PresenceStore, RateLimiter, RoomLocks
 from .domain.services import ChatServices
@@ -22,6 +23,7 @@ from .jsonio import SafeJSONProvider
 from .passwords import WerkzeugHasher
 from .security import check_hosts, secure_headers, trust_proxy
 from .shutdown import InFlight
+from .storage.admin import SqlReportQueue
 from .storage.audit import SqlAuditLog
 from .storage.engine import default_sqlite_url, normalise_database_url
 from .storage.memory import (
@@ -117,10 +119,19 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
     )
     # one service per feature (rooms, messages, direct, strangers, connections)
     app.extensions["chat"] = ChatServices.build(ports, limits_from_settings(app.config))
+    # admins, suspension and the report queue: the admin page and `flask users`
+    app.extensions["admin"] = AdminService(
+        app.extensions["accounts"].repository,
+        ports.audit,
+        app.extensions["chat"].connections,
+        SqlReportQueue(db.session),
+        ports.clock,
+    )
 
-    from . import api, auth, cli, main
+    from . import admin, api, auth, cli, main
 
     app.register_blueprint(main.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)

@@ -2,7 +2,7 @@
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from .domain.accounts import AccountService
+from .domain.accounts import Account, AccountService
 from .domain.models import Identity
 
 SALT = "chat-api-token"
@@ -32,8 +32,20 @@ class TokenSigner:
         return user_id, signed_at.timestamp() + self.max_age
 
 
-def token_identity(token: object, signer: TokenSigner, accounts: AccountService) -> Identity | None:
-    """Who a token vouches for (sockets' `auth.token`, the API's bearer token), if anyone."""
+def token_account(
+    token: object, signer: TokenSigner, accounts: AccountService
+) -> tuple[Account, float] | None:
+    """The account a good token was issued to, suspended or not, and the token's expiry."""
     verified = signer.verify(token)
     account = accounts.repository.get(verified[0]) if verified else None
-    return Identity(account.id, account.username, verified[1]) if account else None
+    return (account, verified[1]) if account else None
+
+
+def token_identity(token: object, signer: TokenSigner, accounts: AccountService) -> Identity | None:
+    """Who a token vouches for (sockets' `auth.token`, the API's bearer token), if anyone: a
+    suspended account's tokens vouch for no one."""
+    found = token_account(token, signer, accounts)
+    if found is None or found[0].suspended:
+        return None
+    account, expires_at = found
+    return Identity(account.id, account.username, expires_at)

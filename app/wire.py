@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from .domain.models import (
+    AccountSuspended,
     DmOpened,
     JoinResult,
     ListedRoom,
@@ -121,12 +122,17 @@ def _partner_left(event: PartnerLeft) -> dict:
     return {"room": event.room}
 
 
+def _account_suspended(event: AccountSuspended) -> dict:
+    return {}
+
+
 BROADCASTS: dict[type, tuple[str, Callable]] = {
     PresenceChanged: ("presence", _presence),
     TypingChanged: ("typing", _typing),
     DmOpened: ("dm_opened", _dm_opened),
     PartnerFound: ("partner_found", _partner_found),
     PartnerLeft: ("partner_left", _partner_left),
+    AccountSuspended: ("account_suspended", _account_suspended),
 }
 
 

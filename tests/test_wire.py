@@ -125,6 +125,7 @@ def test_every_broadcast_has_its_name_and_fields():
         {"room": "pair:ab", "partner": "bob"},
     )
     assert wire.event(models.PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
+    assert wire.event(models.AccountSuspended()) == ("account_suspended", {})
 
 
 def test_the_server_events_are_the_ones_the_protocol_lists():

@@ -1,6 +1,7 @@
 """Accounts: registering users and checking their passwords."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from . import rules
@@ -45,6 +46,14 @@ class Account:
     id: int
     username: str
     password_hash: str
+    is_admin: bool = False
+    # set while an admin has suspended the account: no sign-in, tokens or sockets
+    suspended_at: datetime | None = None
+    suspended_reason: str | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class AccountRepository(Protocol):
@@ -59,6 +68,19 @@ class AccountRepository(Protocol):
     def get(self, user_id: int) -> Account | None: ...
     def create(self, username: str, password_hash: str) -> Account:
         """Raise UsernameTakenError when the name (ignoring case) or its skeleton exists."""
+        ...
+
+    def set_admin(self, user_id: int, is_admin: bool) -> None: ...
+    def suspend(self, user_id: int, reason: str | None, at: datetime) -> None:
+        """Mark the account suspended since `at` (a suspended one keeps its first time)."""
+        ...
+
+    def unsuspend(self, user_id: int) -> None: ...
+    def is_admin(self, user_id: int) -> bool: ...
+    def is_suspended(self, user_id: int) -> bool: ...
+    def search(self, text: str, *, offset: int = 0, limit: int = 50) -> list[Account]:
+        """Accounts whose name contains `text` (ignoring case), names starting with it
+        first, then by name; `offset`/`limit` page through them."""
         ...
 
 

@@ -1,7 +1,7 @@
 """Connections: opening one (per-user cap), its disconnect, charging its events to budgets."""
 
 from .core import Core
-from .models import Identity
+from .models import AccountSuspended, Identity
 from .presence import LEFT
 from .strangers import StrangerService
 
@@ -28,6 +28,16 @@ class ConnectionService:
             if user_left:
                 self.core.announce.changed(room, identity.user_id, identity.username, LEFT, ())
         self.strangers.disconnected(identity, sid)
+
+    def suspend(self, user_id: int) -> int:
+        """The user was just suspended: from now on every event of theirs is `unauthorized`,
+        and every connection of theirs, on every process, gets `account_suspended` and is
+        closed. Returns how many connections that was."""
+        sids = self.ports.presence.suspend_user(user_id)
+        if sids:
+            self.ports.broadcaster.notify(sids, AccountSuspended())
+            self.ports.broadcaster.disconnect(sids)
+        return len(sids)
 
     def charge(self, sid: str, event: str | None) -> Identity:
         """Authenticate `sid` and charge `event` to its user's budgets (`rate_limited` when

@@ -28,10 +28,14 @@ class Core:
         )
 
     def identity(self, sid: str) -> Identity:
-        """Who is behind `sid`; `unauthorized` when no one is, or their token has expired."""
+        """Who is behind `sid`; `unauthorized` when no one is, their token has expired, or
+        their account was suspended (read from the connection's identity like the expiry:
+        no database query per event)."""
         identity = self.ports.presence.identity(sid)
         if identity is None:
             raise ChatError(UNAUTHORIZED, "This connection is not signed in.")
+        if identity.suspended:
+            raise ChatError(UNAUTHORIZED, "This account is suspended.")
         if identity.expires_at is not None and self.ports.wall_clock() >= identity.expires_at:
             raise ChatError(UNAUTHORIZED, "Your token has expired; reconnect with a new one.")
         return identity

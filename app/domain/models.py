@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who is behind a connection; `expires_at` (epoch seconds) when a token vouched for it."""
+    """Who is behind a connection; `expires_at` (epoch seconds) when a token vouched for it;
+    `suspended` once an admin suspended the account (its events are then `unauthorized`)."""
 
     user_id: int
     username: str
     expires_at: float | None = None
+    suspended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +139,14 @@ class PartnerLeft:
     room: str
 
 
+@dataclass(frozen=True, slots=True)
+class AccountSuspended:
+    """Sent to every connection of a user just suspended, right before it is closed."""
+
+
 # Sent to a room's subscribers (besides messages), and to chosen connections.
 RoomChange = PresenceChanged | TypingChanged
-Notice = DmOpened | PartnerFound | PartnerLeft
+Notice = DmOpened | PartnerFound | PartnerLeft | AccountSuspended
 
 
 def utc_now() -> datetime:

@@ -116,6 +116,10 @@ class PresenceStore(Protocol):
         ...
 
     def sids_of(self, user_id: int) -> list[str]: ...
+    def suspend_user(self, user_id: int) -> list[str]:
+        """Mark every connection of the user `suspended` (their identity says so from now
+        on) and return them."""
+        ...
 
 
 class RateLimiter(Protocol):
@@ -158,6 +162,11 @@ class Broadcaster(Protocol):
 
     def notify(self, sids: Iterable[str], notice: Notice) -> None:
         """Send `notice` to these connections only."""
+        ...
+
+    def disconnect(self, sids: Iterable[str]) -> None:
+        """Close these connections (on whichever process holds them), after what was sent
+        to them before."""
         ...
 
 

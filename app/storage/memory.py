@@ -5,6 +5,7 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..domain.budgets import announced_wait
 from ..domain.models import Identity, Pairing, Seat
@@ -94,6 +95,13 @@ class MemoryPresenceStore:
     def sids_of(self, user_id: int) -> list[str]:
         with self._lock:
             return list(self._sids_of_user.get(user_id, ()))
+
+    def suspend_user(self, user_id: int) -> list[str]:
+        with self._lock:
+            sids = list(self._sids_of_user.get(user_id, ()))
+            for sid in sids:
+                self._identities[sid] = replace(self._identities[sid], suspended=True)
+            return sids
 
 
 class MemoryPairStore:

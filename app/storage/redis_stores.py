@@ -7,6 +7,7 @@ a surviving process takes them over and disconnects them (see app/cluster.py).
 
 import json
 import threading
+from dataclasses import replace
 
 from redis import Redis
 
@@ -230,8 +231,12 @@ class RedisPresenceStore:
         identity = self._identities.get(sid)
         if identity is not None:
             return identity
-        user_id, name, expires_at = self.redis.hmget(self._key("sid", sid), "uid", "name", "exp")
-        return None if user_id is None else _identity(user_id, name, expires_at)
+        user_id, name, expires_at, suspended = self.redis.hmget(
+            self._key("sid", sid), "uid", "name", "exp", "suspended"
+        )
+        if user_id is None:
+            return None
+        return replace(_identity(user_id, name, expires_at), suspended=bool(suspended))
 
     def enter(self, sid: str, room: str) -> bool:
         newly_present = self._enter(keys=self._membership_keys(sid, room), args=[room])
@@ -281,6 +286,19 @@ class RedisPresenceStore:
 
     def sids_of(self, user_id: int) -> list[str]:
         return list(self.redis.smembers(self._key("user", user_id, "sids")))
+
+    def suspend_user(self, user_id: int) -> list[str]:
+        # Marked in Redis for any process that reads the connection from there, and in this
+        # process's own copy; the processes holding the others close them within moments
+        # (ConnectionService.suspend), so their copies need not be reached.
+        sids = self.sids_of(user_id)
+        if sids:
+            self.redis.eval(_MARK_SUSPENDED, len(sids), *(self._key("sid", sid) for sid in sids))
+        with self._lock:
+            for sid in sids:
+                if (identity := self._identities.get(sid)) is not None:
+                    self._identities[sid] = replace(identity, suspended=True)
+        return sids
 
 
 class RedisRateLimiter:
@@ -332,6 +350,14 @@ class RedisPairStore:
     def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
         left = self._leave_queue(keys=[self._queue, self._seats], args=[user_id, sid or ""])
         return left == 1
+
+
+# Only connections still there: a key of one that closed meanwhile is not made again.
+_MARK_SUSPENDED = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'suspended', '1') end
+end
+"""
 
 
 def _identity(user_id: str, name: str, expires_at: str | None) -> Identity:

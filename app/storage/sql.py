@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, exists, false, or_, select
+from sqlalchemy import Engine, case, delete, exists, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, scoped_session
 
@@ -26,7 +26,14 @@ def _room(row) -> domain.Room:
 
 
 def _account(row: User) -> Account:
-    return Account(id=row.id, username=row.username, password_hash=row.password_hash)
+    return Account(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        is_admin=bool(row.is_admin),
+        suspended_at=row.suspended_at,
+        suspended_reason=row.suspended_reason,
+    )
 
 
 class SqlAccountRepository:
@@ -60,6 +67,52 @@ class SqlAccountRepository:
             self.session.rollback()
             raise UsernameTakenError(username) from None
         return _account(row)
+
+    # -- admins and suspension -----------------------------------------------------------
+
+    def set_admin(self, user_id: int, is_admin: bool) -> None:
+        self.session.execute(update(User).where(User.id == user_id).values(is_admin=is_admin))
+        self.session.commit()
+
+    def suspend(self, user_id: int, reason: str | None, at: datetime) -> None:
+        # suspending again updates the reason but keeps when it started
+        self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                suspended_at=case((User.suspended_at.is_(None), at), else_=User.suspended_at),
+                suspended_reason=reason,
+            )
+        )
+        self.session.commit()
+
+    def unsuspend(self, user_id: int) -> None:
+        self.session.execute(
+            update(User).where(User.id == user_id).values(suspended_at=None, suspended_reason=None)
+        )
+        self.session.commit()
+
+    def is_admin(self, user_id: int) -> bool:
+        found = self.session.scalar(select(User.is_admin).where(User.id == user_id))
+        self.session.commit()
+        return bool(found)
+
+    def is_suspended(self, user_id: int) -> bool:
+        found = self.session.scalar(select(User.suspended_at).where(User.id == user_id))
+        self.session.commit()
+        return found is not None
+
+    def search(self, text: str, *, offset: int = 0, limit: int = 50) -> list[Account]:
+        key = text.strip().casefold()
+        statement = select(User)
+        if key:
+            statement = statement.where(User.username_key.contains(key, autoescape=True))
+            prefix_first = case((User.username_key.startswith(key, autoescape=True), 0), else_=1)
+            statement = statement.order_by(prefix_first)
+        statement = statement.order_by(User.username_key).offset(offset).limit(limit)
+        accounts = [_account(row) for row in self.session.scalars(statement)]
+        self.session.commit()
+        return accounts
 
 
 class SqlChatRepository:

@@ -11,6 +11,7 @@ from app.domain.accounts import AccountService
 from app.domain.budgets import Budget, Budgets
 from app.domain.limits import Limits
 from app.domain.models import (
+    AccountSuspended,
     DmOpened,
     Identity,
     PartnerFound,
@@ -63,9 +64,13 @@ class RecordingBroadcaster:
             self.sent.append(("typing", change.room, change.user, change.typing, skipped))
 
     def notify(self, sids, notice):
-        assert isinstance(notice, DmOpened | PartnerFound | PartnerLeft)
+        assert isinstance(notice, DmOpened | PartnerFound | PartnerLeft | AccountSuspended)
         for sid in sorted(sids):
             self.sent.append((type(notice).__name__, sid, notice))
+
+    def disconnect(self, sids):
+        for sid in sorted(sids):
+            self.sent.append(("disconnect", sid))
 
 
 class FakeClock:

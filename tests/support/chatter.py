@@ -13,7 +13,15 @@ from requests.adapters import HTTPAdapter
 from tests.support.live import LiveServer
 from tests.support.realclients import InOrderClient, _InOrderEngineIOClient
 
-SERVER_EVENTS = ("message", "presence", "typing", "dm_opened", "partner_found", "partner_left")
+SERVER_EVENTS = (
+    "message",
+    "presence",
+    "typing",
+    "dm_opened",
+    "partner_found",
+    "partner_left",
+    "account_suspended",
+)
 
 
 class RecordingHandler(logging.Handler):

@@ -64,6 +64,19 @@ function signedOut() {
   showError("Your session has ended. ", "session", link);
 }
 
+/**
+ * `account_suspended` (or a connect refused with `suspended`): an admin suspended this account.
+ * The server closes the connection; the page says why and never connects again by itself.
+ */
+export function accountSuspended() {
+  if (session.suspended) return;
+  session.suspended = true;
+  session.signedOut = true;
+  socket.disconnect();
+  setConnection("offline", "Suspended");
+  showError("Your account has been suspended.", "session");
+}
+
 /** The socket connected: the line says so (joining the rooms again is the caller's). */
 export function connectionUp() {
   session.attempts = 0;
@@ -73,7 +86,7 @@ export function connectionUp() {
 
 /** The socket disconnected for `reason`: say so, and connect again if socket.io will not. */
 export function connectionLost(reason) {
-  if (reason === "io client disconnect") return;
+  if (reason === "io client disconnect" || session.signedOut) return;
   showConnectionLost();
   // The server closed this connection on purpose: socket.io does not retry that by itself.
   if (reason === "io server disconnect") setTimeout(() => socket.connect(), RETRY_MS);
@@ -82,6 +95,7 @@ export function connectionLost(reason) {
 /** `connect_error`: signed out, one tab too many, or a failed attempt (socket.io retries). */
 export function connectError(err) {
   if (err.message === "unauthorized") return signedOut();
+  if (err.message === "suspended") return accountSuspended();
   if (err.message === "too_many_connections") return tooManyConnections();
   session.attempts += 1;
   showConnectionLost();

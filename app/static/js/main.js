@@ -1,7 +1,14 @@
 // The chat page's entry point: every socket event in one table, the controls bound, the start.
 // The page speaks protocol v1 (docs/protocol.md) to the server over Socket.IO.
 import { bindComposer } from "./composer.js";
-import { bindNetwork, connectError, connectionLost, connectionUp, socket } from "./connection.js";
+import {
+  accountSuspended,
+  bindNetwork,
+  connectError,
+  connectionLost,
+  connectionUp,
+  socket,
+} from "./connection.js";
 import { GENERAL, STORED } from "./constants.js";
 import { bindErrors } from "./errors.js";
 import { bindLayout, show } from "./layout.js";
@@ -62,6 +69,7 @@ const handlers = {
   dm_opened: dmOpened,
   partner_found: partnerFound,
   partner_left: partnerLeft,
+  account_suspended: accountSuspended,
 };
 for (const [event, handler] of Object.entries(handlers)) socket.on(event, handler);
 

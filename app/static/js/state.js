@@ -141,6 +141,7 @@ export const session = {
   epoch: 0, // one more on every connect: a slow catch-up knows a newer one started
   attempts: 0, // failed connects in a row
   signedOut: false,
+  suspended: false, // an admin suspended the account: never connect again
   crowdedRetry: 0, // the timer of a tab refused as one too many
 };
 
