@@ -109,9 +109,9 @@ class MemoryPairStore:
         self, me: Seat, excluded: set[int], room: str, now: float, rematch_seconds: float
     ) -> Seat | None:
         with self._lock:
-            if me.user_id in self._waiting:  # asking again keeps the place in the queue
+            waiting = me.user_id in self._waiting
+            if waiting:  # asking again keeps the place in the queue (and tries again)
                 self._waiting[me.user_id] = me
-                return None
             met = self._met.get(me.user_id, {})
             for other_id in [o for o, at in met.items() if now - at >= rematch_seconds]:
                 del met[other_id]  # out of the window: forgotten
@@ -121,11 +121,13 @@ class MemoryPairStore:
                 if now - met.get(seat.user_id, float("-inf")) < rematch_seconds:
                     continue  # paired with me too recently, whoever else waits
                 return self._pair(me, seat, room, now)
-            self._waiting[me.user_id] = me
+            if not waiting:
+                self._waiting[me.user_id] = me
             return None
 
     def _pair(self, me: Seat, partner: Seat, room: str, now: float) -> Seat:
         del self._waiting[partner.user_id]
+        self._waiting.pop(me.user_id, None)
         for seat, other in ((me, partner), (partner, me)):
             self._pairs[seat.user_id] = self._recent[seat.user_id] = Pairing(room, other)
             self._met_now(seat.user_id, other.user_id, now)

@@ -111,10 +111,9 @@ _MATCH = """
 local queue, seats, pairs, recent = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local me, my_seat, room = ARGV[1], ARGV[2], ARGV[3]
 local now, window, met = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-if redis.call('HEXISTS', seats, me) == 1 then
-  redis.call('HSET', seats, me, my_seat)
-  return nil
-end
+-- asking again while waiting keeps the place in the queue (and tries again)
+local waiting = redis.call('HEXISTS', seats, me) == 1
+if waiting then redis.call('HSET', seats, me, my_seat) end
 local excluded = {}
 for i = 8, #ARGV do excluded[ARGV[i]] = true end
 local my_met = met .. me
@@ -127,13 +126,16 @@ for _, other in ipairs(redis.call('LRANGE', queue, 0, -1)) do
   end
 end
 if not chosen then
-  redis.call('RPUSH', queue, me)
-  redis.call('HSET', seats, me, my_seat)
+  if not waiting then
+    redis.call('RPUSH', queue, me)
+    redis.call('HSET', seats, me, my_seat)
+  end
   return nil
 end
 local seat = redis.call('HGET', seats, chosen)
 redis.call('LREM', queue, 0, chosen)
-redis.call('HDEL', seats, chosen)
+redis.call('LREM', queue, 0, me)
+redis.call('HDEL', seats, chosen, me)
 local partner = cjson.decode(seat)
 local mine = cjson.decode(my_seat)
 local for_me = cjson.encode({room = room, seat = partner})
