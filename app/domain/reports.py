@@ -40,7 +40,9 @@ class ReportService:
             room = self.core.room_for(identity, rules.check_room_name(room_name), create=False)
         reported_id, pair_room = self._reported(identity, user, room)
         if pair_room is None and room is not None and room.kind == "pair":
-            pair_room = room.name  # the stranger named by username (an admin's tool, a test)
+            # the stranger of that pair named by username: a stranger report all the same
+            other = self.ports.repository.other_member(room, identity.user_id)
+            pair_room = room.name if other and other[0] == reported_id else None
         context = self._context(room, message_id, pair_room)
         now = self.ports.wall_clock()
         self.ports.reports.add(

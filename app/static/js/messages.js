@@ -160,7 +160,7 @@ async function loadOlder(r) {
   const batch = document.createDocumentFragment();
   for (const message of ack.messages) {
     if (r.byId.has(message.id)) continue;
-    const li = messageElement(message);
+    const li = messageElement(r, message);
     r.byId.set(message.id, li);
     batch.append(li);
     r.firstId = Math.min(r.firstId, message.id);
