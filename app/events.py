@@ -20,6 +20,7 @@ from .payloads import (
     LeavePayload,
     MessagePayload,
     Payload,
+    ReportPayload,
     RoomsPayload,
     TypingPayload,
     UserPayload,
@@ -261,4 +262,12 @@ def on_block(sid: str, payload: UserPayload) -> dict:
 def on_unblock(sid: str, payload: UserPayload) -> dict:
     """A client lifts a block; nothing is broadcast."""
     chat().direct.unblock(sid, payload.user)
+    return {}
+
+
+@handles("report", ReportPayload)
+def on_report(sid: str, payload: ReportPayload) -> dict:
+    """A client reports a user for the admins; a stranger report ends that chat
+    (`partner_left` to the other). The answer never says more than `ok`."""
+    chat().reports.report(sid, payload.user, payload.reason, payload.room, payload.message_id)
     return {}

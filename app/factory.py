@@ -1,5 +1,6 @@
 """Application factory: builds the Flask app, binds extensions and wires the layers."""
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from .storage.redis_stores import (
     RedisPresenceStore,
     RedisRateLimiter,
 )
+from .storage.reports import SqlReports
 from .storage.sql import SqlAccountRepository, SqlChatRepository
 from .tokens import TokenSigner
 from .transport import (
@@ -116,6 +118,8 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         pairs=stores.pairs,
         scheduler=SocketIOScheduler(socketio, app),
         audit=SqlAuditLog(db.session),
+        reports=SqlReports(db.session),
+        alias_key=_alias_key(app.config["SECRET_KEY"]),
     )
     # one service per feature (rooms, messages, direct, strangers, connections)
     app.extensions["chat"] = ChatServices.build(ports, limits_from_settings(app.config))
@@ -239,6 +243,12 @@ def _shared_stores(app: Flask, room_locks: RoomLocks) -> Stores:
         RedisPairStore(redis_client),
         manager,
     )
+
+
+def _alias_key(secret: str) -> bytes:
+    """The key of stranger aliases: from SECRET_KEY (so every process agrees), but not the
+    key itself, which also signs sessions and tokens."""
+    return hashlib.sha256(b"stranger aliases\x00" + secret.encode()).digest()
 
 
 def _instance_secret(instance_path: str) -> str:

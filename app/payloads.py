@@ -75,6 +75,15 @@ class UserPayload(Payload):
     user: str
 
 
+class ReportPayload(Payload):
+    """`report`: who (a username or a stranger's alias), where, which message, and why."""
+
+    user: str
+    reason: str
+    room: str | None = None
+    message_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
 class HistoryPayload(Payload):
     room: str
     before: int | None = Field(default=None, ge=1, le=MAX_ID)

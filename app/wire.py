@@ -10,7 +10,6 @@ from .domain.models import (
     ListedRoom,
     Message,
     Notice,
-    Pairing,
     PartnerFound,
     PartnerLeft,
     PresenceChanged,
@@ -93,10 +92,11 @@ def history_ack(messages: list[Message], has_more: bool) -> dict:
     return {"messages": [message(m) for m in messages], "has_more": has_more}
 
 
-def find_partner_ack(pairing: Pairing | None) -> dict:
-    if pairing is None:
+def find_partner_ack(found: PartnerFound | None) -> dict:
+    """`waiting`, or `paired` with the pair's room and the two aliases."""
+    if found is None:
         return {"status": "waiting"}
-    return {"status": "paired", "room": pairing.room, "partner": pairing.partner.username}
+    return {"status": "paired", **_partner_found(found)}
 
 
 # -- broadcasts: each event's name and payload ---------------------------------------------
@@ -115,7 +115,7 @@ def _dm_opened(event: DmOpened) -> dict:
 
 
 def _partner_found(event: PartnerFound) -> dict:
-    return {"room": event.room, "partner": event.partner}
+    return {"room": event.room, "partner": event.partner, "you": event.you}
 
 
 def _partner_left(event: PartnerLeft) -> dict:

@@ -26,6 +26,7 @@ from tests.support.sockets import (
 )
 
 PAIR_ROOM = re.compile(r"pair:[0-9a-f]{32}")
+ALIAS = re.compile(r"stranger-[0-9a-f]{4}")
 MISSING_DM = "dm:99998-99999"
 MISSING_PAIR = "pair:" + "0" * 32
 
@@ -48,13 +49,30 @@ def assert_waiting(sio_client) -> None:
     assert find_partner(sio_client) == {"ok": True, "status": "waiting"}
 
 
+def alias(sio_client, room: str, username: str) -> str:
+    """The alias `username` has in the pair room `room` (clients never see the username)."""
+    app = sio_client.app
+    with app.app_context():
+        return app.extensions["chat"].strangers.alias_of(room, user_id(app, username))
+
+
+def found(sio_client, room: str, partner: str, me: str) -> dict:
+    """The `partner_found` payload `me` gets when paired with `partner` in `room`."""
+    return {
+        "room": room,
+        "partner": alias(sio_client, room, partner),
+        "you": alias(sio_client, room, me),
+    }
+
+
 def assert_paired(sio_client, partner: str) -> str:
-    """`find_partner` answered `paired` with `partner`; returns the pair's room."""
+    """`find_partner` answered `paired` with `partner` (by alias); returns the pair's room."""
     ack = find_partner(sio_client)
-    assert set(ack) == {"ok", "status", "room", "partner"}, ack
+    assert set(ack) == {"ok", "status", "room", "partner", "you"}, ack
     assert ack["status"] == "paired", ack
-    assert ack["partner"] == partner, ack
     assert PAIR_ROOM.fullmatch(ack["room"]), ack
+    assert ack["partner"] == alias(sio_client, ack["room"], partner), ack
+    assert ALIAS.fullmatch(ack["you"]) and ack["you"] != ack["partner"], ack
     return ack["room"]
 
 
@@ -62,8 +80,8 @@ def pair_up(first, first_name: str, second, second_name: str) -> str:
     """`first` waits, `second` asks: both are told. Returns the pair's room; drains both."""
     assert_waiting(first)
     room = assert_paired(second, first_name)
-    assert received(first).get("partner_found") == [{"room": room, "partner": second_name}]
-    assert received(second).get("partner_found") == [{"room": room, "partner": first_name}]
+    assert received(first).get("partner_found") == [found(first, room, second_name, first_name)]
+    assert received(second).get("partner_found") == [found(second, room, first_name, second_name)]
     return room
 
 
@@ -276,16 +294,18 @@ def test_strangers_are_paired_and_chat_in_their_private_room(connect):
     assert events(bob, "message") == [hello]
     assert events(alice, "message") == [hello]
     assert ok(call(bob, "typing", {"room": room, "typing": True})) == {"ok": True}
-    assert events(alice, "typing") == [{"room": room, "user": "bob", "typing": True}]
+    bob_alias, alice_alias = alias(bob, room, "bob"), alias(bob, room, "alice")
+    assert events(alice, "typing") == [{"room": room, "user": bob_alias, "typing": True}]
     reply = say(bob, "hello", room=room)
     assert events(alice, "message") == [reply]
 
     joined = join(alice, room)
     assert joined["room"]["name"] == room
     assert joined["room"]["kind"] == "pair"
-    assert joined["room"]["with"] == "bob"
-    assert joined["members"] == ["alice", "bob"]
+    assert joined["room"]["with"] == bob_alias
+    assert joined["members"] == sorted([alice_alias, bob_alias])
     assert joined["messages"] == [hello, reply]
+    assert [m["user"] for m in joined["messages"]] == [alice_alias, bob_alias]
 
     # Stranger rooms are listed nowhere, not even for their members.
     for sio_client in (alice, bob):
@@ -306,9 +326,11 @@ def test_first_come_first_matched(connect):
         sio_client = connect(newcomer)
         room = assert_paired(sio_client, longest_waiting)
         assert events(waiting[longest_waiting], "partner_found") == [
-            {"room": room, "partner": newcomer}
+            found(sio_client, room, newcomer, longest_waiting)
         ]
-        assert events(sio_client, "partner_found") == [{"room": room, "partner": longest_waiting}]
+        assert events(sio_client, "partner_found") == [
+            found(sio_client, room, longest_waiting, newcomer)
+        ]
 
 
 def test_never_paired_with_yourself(connect):
@@ -321,9 +343,9 @@ def test_never_paired_with_yourself(connect):
 
     bob = connect("bob")
     room = assert_paired(bob, "alice")
-    assert events(bob, "partner_found") == [{"room": room, "partner": "alice"}]
+    assert events(bob, "partner_found") == [found(bob, room, "alice", "bob")]
     told = events(tab1, "partner_found") + events(tab2, "partner_found")
-    assert told == [{"room": room, "partner": "bob"}]
+    assert told == [found(bob, room, "bob", "alice")]
 
 
 def test_leave_partner_ends_the_pair_for_every_connection_of_the_partner(connect):
@@ -379,8 +401,8 @@ def test_next_leaves_the_partner_and_matches_the_longest_waiting(connect):
     new = assert_paired(alice, "carol")
     assert new != old
     assert received(bob) == {"partner_left": [{"room": old}]}
-    assert events(carol, "partner_found") == [{"room": new, "partner": "alice"}]
-    assert events(alice, "partner_found") == [{"room": new, "partner": "carol"}]
+    assert events(carol, "partner_found") == [found(carol, new, "alice", "carol")]
+    assert events(alice, "partner_found") == [found(alice, new, "carol", "alice")]
 
     assert_error(post(bob, old, "hello?"), "forbidden")
     assert_error(post(alice, old, "hello?"), "forbidden")
@@ -388,21 +410,19 @@ def test_next_leaves_the_partner_and_matches_the_longest_waiting(connect):
     assert [m["text"] for m in events(carol, "message")] == ["hi carol"]
 
 
-def test_next_with_nobody_else_waiting_waits_and_can_meet_the_same_partner_again(connect):
+def test_next_with_nobody_else_waiting_waits_and_never_meets_the_same_partner_again(connect):
     alice = connect("alice")
     bob = connect("bob")
     old = pair_up(alice, "alice", bob, "bob")
 
     assert_waiting(alice)  # "Next", and nobody is waiting
-    assert events(bob, "partner_left") == [{"room": old}]
+    assert received(bob) == {"partner_left": [{"room": old}]}
 
-    # Nobody but alice is waiting, so bob meets her again, in a new room.
-    new = assert_paired(bob, "alice")
-    assert new != old
-    assert events(alice, "partner_found") == [{"room": new, "partner": "bob"}]
-    assert events(bob, "partner_found") == [{"room": new, "partner": "alice"}]
-    say(bob, "you again", room=new)
-    assert [m["text"] for m in events(alice, "message")] == ["you again"]
+    # Only alice is waiting, but the two just met: bob waits too (for 10 minutes).
+    assert_waiting(bob)
+    assert events(alice, "partner_found") == [] and events(bob, "partner_found") == []
+    # A newcomer meets the one who waited longest.
+    assert_paired(connect("carol"), "alice")
 
 
 @pytest.mark.parametrize("ended_by", ["next", "leave_partner"])
@@ -428,7 +448,7 @@ def test_not_paired_again_with_the_partner_just_left_while_someone_else_waits(co
 
     # The longest-waiting is the partner just left, but dave waits too: dave it is.
     room = assert_paired(asks, "dave")
-    assert events(dave, "partner_found") == [{"room": room, "partner": asks_name}]
+    assert events(dave, "partner_found") == [found(dave, room, asks_name, "dave")]
     assert events(stays, "partner_found") == []
     # The one still waiting is matched with the next newcomer.
     assert_paired(erin, stays_name)
@@ -475,7 +495,7 @@ def test_reconnecting_and_joining_the_pair_room_within_the_grace_keeps_the_pair(
     alice = server.connect("alice")
     joined = join(alice, room, since=0)
     assert joined["room"]["kind"] == "pair"
-    assert joined["room"]["with"] == "bob"
+    assert joined["room"]["with"] == alias(alice, room, "bob")
     assert joined["messages"] == [first]
 
     time.sleep(1.0)  # twice the grace
@@ -734,7 +754,7 @@ def test_joining_a_pair_room_says_whether_the_chat_is_still_on(connect):
         "name": room,
         "topic": "",
         "kind": "pair",
-        "with": "alice",
+        "with": alias(bob, room, "alice"),
         "active": True,
     }
     leave_partner(alice)

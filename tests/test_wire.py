@@ -99,11 +99,12 @@ def test_join_and_history_acks():
 
 def test_find_partner_acks():
     assert wire.find_partner_ack(None) == {"status": "waiting"}
-    pairing = models.Pairing("pair:ab", models.Seat(2, "bob", "sid-b"))
-    assert wire.find_partner_ack(pairing) == {
+    found = models.PartnerFound("pair:ab", "stranger-4f2a", "stranger-91c0")
+    assert wire.find_partner_ack(found) == {
         "status": "paired",
         "room": "pair:ab",
-        "partner": "bob",
+        "partner": "stranger-4f2a",
+        "you": "stranger-91c0",
     }
 
 
@@ -120,9 +121,9 @@ def test_every_broadcast_has_its_name_and_fields():
         "dm_opened",
         {"room": "dm:3-7", "user": "alice"},
     )
-    assert wire.event(models.PartnerFound("pair:ab", "bob")) == (
+    assert wire.event(models.PartnerFound("pair:ab", "stranger-4f2a", "stranger-91c0")) == (
         "partner_found",
-        {"room": "pair:ab", "partner": "bob"},
+        {"room": "pair:ab", "partner": "stranger-4f2a", "you": "stranger-91c0"},
     )
     assert wire.event(models.PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
     assert wire.event(models.AccountSuspended()) == ("account_suspended", {})

@@ -98,7 +98,7 @@ class AccountService:
         self._decoy_hash = hasher.hash("decoy password, never valid")
 
     def register(self, username: str, password: str) -> Account:
-        rules.check_username(username)
+        rules.check_new_username(username)
         rules.check_password(password)
         if is_system(username) or self.repository.find_by_username(username) is not None:
             raise UsernameTakenError(username)

@@ -26,7 +26,8 @@ class ConnectionService:
         for room, user_left in rooms:
             self.ports.broadcaster.unsubscribe(sid, room)
             if user_left:
-                self.core.announce.changed(room, identity.user_id, identity.username, LEFT, ())
+                name = self.core.name_in(room, identity)
+                self.core.announce.changed(room, identity.user_id, name, LEFT, ())
         self.strangers.disconnected(identity, sid)
 
     def suspend(self, user_id: int) -> int:

@@ -1,10 +1,13 @@
 """What every chat service shares: the ports, the limits, and who may do what in which room."""
 
+from dataclasses import replace
+
 from . import rules
+from .aliases import AliasBook, PairNames
 from .budgets import Throttle
 from .errors import NOT_FOUND, NOT_IN_ROOM, UNAUTHORIZED, ChatError
 from .limits import Limits
-from .models import Identity, Room
+from .models import Identity, Message, Room
 from .ports import Ports
 from .presence import PresenceCoalescer
 
@@ -26,6 +29,7 @@ class Core:
             present=self.present,
             sids_of=ports.presence.sids_of,
         )
+        self.aliases = AliasBook(ports.alias_key)
 
     def identity(self, sid: str) -> Identity:
         """Who is behind `sid`; `unauthorized` when no one is, their token has expired, or
@@ -83,3 +87,29 @@ class Core:
         """`not_in_room` unless this connection has joined `room_name`."""
         if not self.ports.presence.in_room(sid, room_name):
             raise ChatError(NOT_IN_ROOM, f"Join {room_name!r} first.")
+
+    # -- stranger aliases: everything about a pair room names its users by alias ----------
+
+    def pair_names(self, room_name: str, members: list[tuple[int, str]] | None = None) -> PairNames:
+        """The aliases of a pair room's two users; `members` (id, username) when the caller
+        knows them (no query), else read once and remembered."""
+        names = self.aliases.cached(room_name)
+        if names is not None:
+            return names
+        if members is None:
+            room = self.ports.repository.known_room(room_name)
+            members = self.ports.repository.room_members(room) if room is not None else []
+        return self.aliases.names(room_name, members)
+
+    def name_in(self, room_name: str, identity: Identity) -> str:
+        """How `identity` appears in a room: its alias in a pair room, else its username."""
+        if not room_name.startswith("pair:"):
+            return identity.username
+        return self.pair_names(room_name).of_id(identity.user_id)
+
+    def shown(self, room_name: str, messages: list[Message]) -> list[Message]:
+        """Messages as clients see them: in a pair room, by alias."""
+        if not room_name.startswith("pair:") or not messages:
+            return messages
+        names = self.pair_names(room_name)
+        return [replace(message, user=names.of_name(message.user)) for message in messages]

@@ -52,7 +52,11 @@ class DirectService:
         """Block a user: they are silenced in the two users' DM room, and a stranger pair
         with them ends."""
         identity = self.core.identity(sid)
-        other_id, _ = self._other_user(identity, username)
+        # the alias of the caller's current or most recent stranger names that stranger
+        stranger = self.strangers.partner_by_alias(identity, username)
+        if stranger is not None and stranger[0] == identity.user_id:
+            raise ChatError(INVALID, "That is you.")
+        other_id = stranger[0] if stranger else self._other_user(identity, username)[0]
         self.ports.repository.block(identity.user_id, other_id)
         self._silence(identity.user_id, other_id)
         pairing = self.ports.pairs.pairing_of(identity.user_id)

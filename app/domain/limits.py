@@ -20,6 +20,12 @@ class Limits:
     flood_strikes: int = 20
     # How long a paired stranger may be disconnected before the partner is told they left.
     pair_grace_seconds: float = 10.0
+    # Two users paired in stranger chat are not matched again for this long.
+    pair_rematch_seconds: float = 600.0
+    # A user reported by this many different people within `report_window_seconds` (since an
+    # admin last reviewed a report about them) is held out of stranger matching.
+    report_threshold: int = 3
+    report_window_seconds: float = 24 * 3600.0
     # Every other event's buckets, and new public rooms per hour (app/domain/budgets.py).
     budgets: Budgets = field(default_factory=Budgets)
     # Seconds between two `presence` broadcasts of one user in one room (0: no coalescing).
@@ -34,6 +40,7 @@ class Limits:
 SETTINGS = {
     "FLOOD_STRIKES": "flood_strikes",
     "PAIR_GRACE_SECONDS": "pair_grace_seconds",
+    "PAIR_REMATCH_SECONDS": "pair_rematch_seconds",
     "PRESENCE_COALESCE": "presence_coalesce",
 }
 

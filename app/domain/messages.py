@@ -3,7 +3,7 @@
 from . import rules
 from .core import Core
 from .errors import FORBIDDEN, NOT_FOUND, RATE_LIMITED, ChatError
-from .models import Identity, Message, Room, TypingChanged
+from .models import Identity, Message, Pairing, Room, TypingChanged
 
 
 class MessageService:
@@ -54,8 +54,13 @@ class MessageService:
         self, identity: Identity, room: Room, text: str, client_id: str | None
     ) -> tuple[Message, bool]:
         """Store and broadcast a checked message (True), or find the original of a retry."""
-        if room.private:
-            self._check_private_post(identity, room)
+        pairing = self._check_private_post(identity, room) if room.private else None
+        if pairing is not None:
+            # the pair's aliases, learnt from the pairing (no query), before the message is
+            # stored: its broadcast names the sender by alias
+            partner = pairing.partner
+            members = [(identity.user_id, identity.username), (partner.user_id, partner.username)]
+            self.core.pair_names(room.name, members)
         repository = self.ports.repository
         now = self.ports.clock()
         try:
@@ -70,21 +75,24 @@ class MessageService:
             )
             if original is None:
                 raise
-            return original, False
+            return self.core.shown(room.name, [original])[0], False
         with self.ports.locks(room.name):
             # a retry (same client_id) comes back as the stored original, not stored again
             message, created = repository.add_message(room, identity, text, client_id, now)
+            message = self.core.shown(room.name, [message])[0]
             if created:
                 self.ports.broadcaster.message(message)
         return message, created
 
-    def _check_private_post(self, identity: Identity, room: Room) -> None:
+    def _check_private_post(self, identity: Identity, room: Room) -> Pairing | None:
+        """`forbidden` for an ended stranger pair or a blocked DM; a live pair's pairing."""
         if room.kind == "pair":
             pairing = self.ports.pairs.pairing_of(identity.user_id)
             if pairing is None or pairing.room != room.name:
                 raise ChatError(FORBIDDEN, "This conversation has ended.")
-        else:
-            self.core.refuse_if_blocked(identity, room)
+            return pairing
+        self.core.refuse_if_blocked(identity, room)
+        return None
 
     def typing(self, sid: str, room_name: str, typing: bool) -> None:
         """Tell a joined room's other users this one started or stopped typing."""
@@ -94,7 +102,7 @@ class MessageService:
         self.core.require_in_room(sid, room_name)
         self.core.throttle.bucket(identity.user_id, "typing")
         self.ports.broadcaster.to_room(
-            TypingChanged(room_name, identity.username, typing),
+            TypingChanged(room_name, self.core.name_in(room_name, identity), typing),
             self.ports.presence.sids_of(identity.user_id),
         )
 
@@ -108,8 +116,10 @@ class MessageService:
         limits = self.core.limits
         limit = min(limit or limits.history_default, limits.history_max)
         if before is None:
-            return self.ports.repository.latest(room, limit)
-        return self.ports.repository.before(room, before, limit)
+            messages, has_more = self.ports.repository.latest(room, limit)
+        else:
+            messages, has_more = self.ports.repository.before(room, before, limit)
+        return self.core.shown(room.name, messages), has_more
 
     def between(self, room_name: str, after: int, upto: int) -> list[Message]:
         """Stored messages with `after` < id <= `upto`: a message whose broadcast from another
@@ -119,4 +129,4 @@ class MessageService:
         if room is None or upto <= after:
             return []
         messages, _ = repository.after(room, after, upto - after)
-        return [message for message in messages if message.id <= upto]
+        return self.core.shown(room.name, [message for message in messages if message.id <= upto])

@@ -130,8 +130,11 @@ class DmOpened:
 
 @dataclass(frozen=True, slots=True)
 class PartnerFound:
+    """A stranger pair was made: its room, and the two aliases as the recipient sees them."""
+
     room: str
     partner: str
+    you: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +169,17 @@ class AuditRecord:
     room: str | None = None
     reason: str | None = None
     details: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    """A user's report of another, for the admins: `context` holds the messages kept with it
+    (real usernames: admins read them); `created_at` is naive UTC."""
+
+    reporter_id: int
+    reported_id: int
+    reason: str
+    created_at: datetime
+    room: str | None = None
+    message_id: int | None = None
+    context: tuple[Message, ...] = ()

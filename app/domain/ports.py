@@ -1,9 +1,10 @@
 """Interfaces the domain needs from storage and transport, and the bundle they come in."""
 
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -11,6 +12,7 @@ from .models import (
     AuditRecord,
     Identity,
     Message,
+    NewReport,
     Notice,
     Pairing,
     Room,
@@ -38,6 +40,10 @@ class ChatRepository(Protocol):
     def is_member(self, room: Room, user_id: int) -> bool: ...
     def add_member(self, room: Room, user_id: int) -> None: ...
     def other_member(self, room: Room, user_id: int) -> tuple[int, str] | None: ...
+    def room_members(self, room: Room) -> list[tuple[int, str]]:
+        """The (id, username) of a private room's members."""
+        ...
+
     def direct_rooms_of(self, user_id: int) -> list[tuple[Room, str]]: ...
     def user_by_name(self, username: str) -> tuple[int, str] | None: ...
     def block(self, blocker_id: int, blocked_id: int) -> None: ...
@@ -60,20 +66,42 @@ class ChatRepository(Protocol):
 
 
 class PairStore(Protocol):
-    """Stranger chat's waiting queue and current pairs (shared by all processes when scaled)."""
+    """Stranger chat's waiting queue and current pairs (shared by all processes when scaled).
+    `now` is the domain's wall clock (epoch seconds), so every process agrees on windows."""
 
-    def match(self, me: Seat, excluded: set[int], room: str) -> Seat | None:
+    def match(
+        self, me: Seat, excluded: set[int], room: str, now: float, rematch_seconds: float
+    ) -> Seat | None:
         """Atomically: pair `me` with the longest-waiting acceptable user (not `me`, not in
-        `excluded`, the last partner only if no one else waits) in `room`, or queue `me`."""
+        `excluded`, nobody paired with `me` within the last `rematch_seconds`) in `room`, or
+        queue `me`."""
         ...
 
     def pairing_of(self, user_id: int) -> Pairing | None: ...
-    def end_pair(self, user_id: int) -> Pairing | None:
-        """Dissolve the user's pair; returns it, as seen by that user."""
+    def recent_pairing(self, user_id: int) -> Pairing | None:
+        """The user's current pair, else the most recent one (also ended)."""
+        ...
+
+    def end_pair(self, user_id: int, now: float) -> Pairing | None:
+        """Dissolve the user's pair; returns it, as seen by that user. The two count as
+        paired until `now` for the rematch window."""
         ...
 
     def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
         """Stop waiting (only if waiting from `sid`, when given)."""
+        ...
+
+
+class ReportStore(Protocol):
+    """Users' reports of other users, kept for the admins."""
+
+    def add(self, report: NewReport) -> int:
+        """Store a report (committed before it returns); its id."""
+        ...
+
+    def reporters_since(self, reported_id: int, since: datetime) -> int:
+        """How many different users reported `reported_id` after `since` and after an admin
+        last reviewed a report about them."""
         ...
 
 
@@ -182,6 +210,10 @@ class Ports:
     pairs: PairStore
     scheduler: Scheduler
     audit: AuditLog
+    reports: ReportStore
     # when a message is stored (naive UTC); and now in epoch seconds (token expiry, windows)
     clock: Callable[[], datetime] = utc_now
     wall_clock: Callable[[], float] = time.time
+    # the key of stranger aliases (app/domain/aliases.py): the app derives it from SECRET_KEY
+    # so every process agrees; the default is only good for one process
+    alias_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))

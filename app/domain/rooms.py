@@ -33,6 +33,9 @@ class RoomService:
         if room.private:
             other = self.ports.repository.other_member(room, identity.user_id)
             with_user = other[1] if other else None
+            if other and room.kind == "pair":
+                members = [(identity.user_id, identity.username), other]
+                with_user = self.core.pair_names(room.name, members).of_id(other[0])
         if room.kind == "pair":
             # a page coming back after the pair ended learns it here, not on its next send
             pairing = self.ports.pairs.pairing_of(identity.user_id)
@@ -59,12 +62,15 @@ class RoomService:
             # with no message to go by: nothing newer than `since`, or an empty room
             upto = messages[-1].id if messages else min(since or 0, room.last_message_id or 0)
             ports.broadcaster.caught_up(sid, room.name, upto)
+        summary = self.summary(room, identity)  # first: it learns a pair's aliases
         if newly_present:
-            self.core.announce.changed(
-                room.name, identity.user_id, identity.username, JOINED, (sid,)
-            )
+            name = self.core.name_in(room.name, identity)
+            self.core.announce.changed(room.name, identity.user_id, name, JOINED, (sid,))
         members = ports.presence.members(room.name)
-        return JoinResult(self.summary(room, identity), members, messages, has_more)
+        if room.kind == "pair":
+            names = self.core.pair_names(room.name)
+            members = sorted(names.of_name(member) for member in members)
+        return JoinResult(summary, members, self.core.shown(room.name, messages), has_more)
 
     def leave(self, sid: str, room_name: str) -> None:
         """Leave a joined room; `presence` left goes to the room if that was the user's last
@@ -75,4 +81,5 @@ class RoomService:
         user_left = self.ports.presence.exit(sid, room_name)
         self.ports.broadcaster.unsubscribe(sid, room_name)
         if user_left:
-            self.core.announce.changed(room_name, identity.user_id, identity.username, LEFT, ())
+            name = self.core.name_in(room_name, identity)
+            self.core.announce.changed(room_name, identity.user_id, name, LEFT, ())

@@ -18,12 +18,26 @@ PUBLIC_ROOM_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 PRIVATE_ROOM_RE = re.compile(r"^(dm|pair):[a-z0-9_.:-]{1,64}$")
 MAX_TEXT_LENGTH = 4000
 MAX_CLIENT_ID_LENGTH = 64
+MAX_REPORT_REASON_LENGTH = 1000
+# Stranger chat shows users as `stranger-` + 4 hex digits (app/domain/aliases.py): no account
+# may be named like one, in any case, or it could pass for a stranger.
+RESERVED_USERNAME_PREFIX = "stranger-"
 
 
 def check_username(username: str) -> str:
     if not USERNAME_RE.fullmatch(username):
         raise ChatError(
             INVALID, "Usernames are 3-32 characters: letters, digits, '_', '-' and '.'."
+        )
+    return username
+
+
+def check_new_username(username: str) -> str:
+    """A name a new account may take: a valid username not written like a stranger alias."""
+    check_username(username)
+    if username.lower().startswith(RESERVED_USERNAME_PREFIX):
+        raise ChatError(
+            INVALID, "Usernames cannot start with 'stranger-': stranger chat uses such names."
         )
     return username
 
@@ -77,6 +91,18 @@ def check_text(text: str) -> str:
     if not _is_utf8(text):
         raise ChatError(INVALID, "Message text is not valid Unicode (lone surrogate).")
     return text
+
+
+def check_report_reason(reason: str) -> str:
+    """A report's reason: 1-1000 characters after trimming, storable by every database."""
+    reason = reason.strip()
+    if not reason:
+        raise ChatError(INVALID, "Say why you are reporting (the reason is empty).")
+    if len(reason) > MAX_REPORT_REASON_LENGTH:
+        raise ChatError(INVALID, f"A reason is at most {MAX_REPORT_REASON_LENGTH} characters.")
+    if "\x00" in reason or not _is_utf8(reason):
+        raise ChatError(INVALID, "The reason contains a NUL character or a lone surrogate.")
+    return reason
 
 
 def check_client_id(client_id: str | None) -> str | None:

@@ -8,6 +8,7 @@ from .direct import DirectService
 from .limits import Limits
 from .messages import MessageService
 from .ports import Ports, RoomLocks
+from .reports import ReportService
 from .rooms import RoomService
 from .strangers import StrangerService
 
@@ -22,6 +23,7 @@ class ChatServices:
     direct: DirectService
     strangers: StrangerService
     ports: Ports
+    reports: ReportService
 
     @classmethod
     def build(cls, ports: Ports, limits: Limits | None = None) -> "ChatServices":
@@ -36,6 +38,7 @@ class ChatServices:
             direct=DirectService(core, rooms, strangers),
             strangers=strangers,
             ports=ports,
+            reports=ReportService(core, strangers),
         )
 
     @property

@@ -109,48 +109,56 @@ class MemoryPairStore:
         self._lock = threading.Lock()
         self._waiting: dict[int, Seat] = {}  # insertion order = arrival order
         self._pairs: dict[int, Pairing] = {}
-        self._last_partner: dict[int, int] = {}
+        self._recent: dict[int, Pairing] = {}  # the latest pairing of each user, also ended
+        # user -> partner -> when the two were last paired (epoch seconds)
+        self._met: dict[int, dict[int, float]] = defaultdict(dict)
 
-    def match(self, me: Seat, excluded: set[int], room: str) -> Seat | None:
+    def match(
+        self, me: Seat, excluded: set[int], room: str, now: float, rematch_seconds: float
+    ) -> Seat | None:
         with self._lock:
-            if me.user_id in self._waiting:  # asking again keeps the place in the queue
+            waiting = me.user_id in self._waiting
+            if waiting:  # asking again keeps the place in the queue (and tries again)
                 self._waiting[me.user_id] = me
-                return None
-            fallback = None
+            met = self._met.get(me.user_id, {})
+            for other_id in [o for o, at in met.items() if now - at >= rematch_seconds]:
+                del met[other_id]  # out of the window: forgotten
             for seat in self._waiting.values():
                 if seat.user_id == me.user_id or seat.user_id in excluded:
                     continue
-                just_parted = (
-                    self._last_partner.get(me.user_id) == seat.user_id
-                    or self._last_partner.get(seat.user_id) == me.user_id
-                )
-                if just_parted:
-                    fallback = fallback or seat  # only if no one else waits
-                    continue
-                return self._pair(me, seat, room)
-            if fallback is not None:
-                return self._pair(me, fallback, room)
-            self._waiting[me.user_id] = me
+                if now - met.get(seat.user_id, float("-inf")) < rematch_seconds:
+                    continue  # paired with me too recently, whoever else waits
+                return self._pair(me, seat, room, now)
+            if not waiting:
+                self._waiting[me.user_id] = me
             return None
 
-    def _pair(self, me: Seat, partner: Seat, room: str) -> Seat:
+    def _pair(self, me: Seat, partner: Seat, room: str, now: float) -> Seat:
         del self._waiting[partner.user_id]
-        self._pairs[me.user_id] = Pairing(room, partner)
-        self._pairs[partner.user_id] = Pairing(room, me)
+        self._waiting.pop(me.user_id, None)
+        for seat, other in ((me, partner), (partner, me)):
+            self._pairs[seat.user_id] = self._recent[seat.user_id] = Pairing(room, other)
+            self._met_now(seat.user_id, other.user_id, now)
         return partner
+
+    def _met_now(self, user_id: int, other_id: int, now: float) -> None:
+        self._met[user_id][other_id] = now
 
     def pairing_of(self, user_id: int) -> Pairing | None:
         return self._pairs.get(user_id)
 
-    def end_pair(self, user_id: int) -> Pairing | None:
+    def recent_pairing(self, user_id: int) -> Pairing | None:
+        return self._pairs.get(user_id) or self._recent.get(user_id)
+
+    def end_pair(self, user_id: int, now: float) -> Pairing | None:
         with self._lock:
             pairing = self._pairs.pop(user_id, None)
             if pairing is None:
                 return None
             partner_id = pairing.partner.user_id
             self._pairs.pop(partner_id, None)
-            self._last_partner[user_id] = partner_id
-            self._last_partner[partner_id] = user_id
+            self._met_now(user_id, partner_id, now)
+            self._met_now(partner_id, user_id, now)
             return pairing
 
     def leave_queue(self, user_id: int, sid: str | None = None) -> bool:

@@ -15,6 +15,9 @@ from ..domain.budgets import RETRY_SLACK_MS
 from ..domain.models import Identity, Pairing, Seat
 
 KEY_PREFIX = "chat:"
+# Who met whom in stranger chat is kept at least this long (or the rematch window, if
+# longer); the window itself is checked against the times stored.
+MET_TTL_SECONDS = 24 * 3600
 
 _ENTER = """
 local uid = redis.call('HGET', KEYS[3], 'uid')
@@ -101,52 +104,66 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
 return string.format('%.17g %.3f %d', wait, announced, early)
 """
 
-# KEYS: queue (list of user ids, arrival order), seats, pairs, last partners.
-# ARGV: my user id, my seat (JSON), the pair room, then excluded user ids.
+# KEYS: queue (list of user ids, arrival order), seats, pairs, recent pairings.
+# ARGV: my user id, my seat (JSON), the pair room, now, the rematch window (seconds), the
+# prefix of the per-user sorted sets of whom they met (partner -> when), their least time to
+# live (seconds), then excluded ids. The window is checked on the scores; TTLs only clean up.
 _MATCH = """
-local queue, seats, pairs, last = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local queue, seats, pairs, recent = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local me, my_seat, room = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HEXISTS', seats, me) == 1 then
-  redis.call('HSET', seats, me, my_seat)
-  return nil
-end
+local now, window, met = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+-- asking again while waiting keeps the place in the queue (and tries again)
+local waiting = redis.call('HEXISTS', seats, me) == 1
+if waiting then redis.call('HSET', seats, me, my_seat) end
 local excluded = {}
-for i = 4, #ARGV do excluded[ARGV[i]] = true end
-local my_last = redis.call('HGET', last, me)
-local chosen, fallback = nil, nil
+for i = 8, #ARGV do excluded[ARGV[i]] = true end
+local my_met = met .. me
+redis.call('ZREMRANGEBYSCORE', my_met, '-inf', now - window)
+local chosen = nil
 for _, other in ipairs(redis.call('LRANGE', queue, 0, -1)) do
-  if other ~= me and not excluded[other] then
-    if my_last == other or redis.call('HGET', last, other) == me then
-      fallback = fallback or other
-    else
-      chosen = other
-      break
-    end
+  if other ~= me and not excluded[other] and not redis.call('ZSCORE', my_met, other) then
+    chosen = other
+    break
   end
 end
-chosen = chosen or fallback
 if not chosen then
-  redis.call('RPUSH', queue, me)
-  redis.call('HSET', seats, me, my_seat)
+  if not waiting then
+    redis.call('RPUSH', queue, me)
+    redis.call('HSET', seats, me, my_seat)
+  end
   return nil
 end
 local seat = redis.call('HGET', seats, chosen)
 redis.call('LREM', queue, 0, chosen)
-redis.call('HDEL', seats, chosen)
+redis.call('LREM', queue, 0, me)
+redis.call('HDEL', seats, chosen, me)
 local partner = cjson.decode(seat)
 local mine = cjson.decode(my_seat)
-redis.call('HSET', pairs, me, cjson.encode({room = room, seat = partner}))
-redis.call('HSET', pairs, chosen, cjson.encode({room = room, seat = mine}))
+local for_me = cjson.encode({room = room, seat = partner})
+local for_them = cjson.encode({room = room, seat = mine})
+redis.call('HSET', pairs, me, for_me, chosen, for_them)
+redis.call('HSET', recent, me, for_me, chosen, for_them)
+local ttl = math.max(math.ceil(window) + 1, tonumber(ARGV[7]))
+redis.call('ZADD', my_met, now, chosen)
+redis.call('EXPIRE', my_met, ttl)
+redis.call('ZADD', met .. chosen, now, me)
+redis.call('EXPIRE', met .. chosen, ttl)
 return seat
 """
 
+# KEYS: pairs; ARGV: my user id, now, the met sets' least time to live, their prefix.
 _END_PAIR = """
-local pairs, last, me = KEYS[1], KEYS[2], ARGV[1]
+local pairs, me = KEYS[1], ARGV[1]
+local now, ttl, met = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local pairing = redis.call('HGET', pairs, me)
 if not pairing then return nil end
-local partner = cjson.decode(pairing).seat.user_id
+local partner = tostring(cjson.decode(pairing).seat.user_id)
 redis.call('HDEL', pairs, me, partner)
-redis.call('HSET', last, me, partner, partner, me)
+for _, pair in ipairs({{me, partner}, {partner, me}}) do
+  local key = met .. pair[1]
+  redis.call('ZADD', key, now, pair[2])
+  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+end
 return pairing
 """
 
@@ -329,23 +346,44 @@ class RedisPairStore:
         self._queue = f"{prefix}pair:queue"
         self._seats = f"{prefix}pair:seats"
         self._pairs = f"{prefix}pair:pairs"
-        self._last = f"{prefix}pair:last"
+        self._recent = f"{prefix}pair:recent"
+        self._met = f"{prefix}pair:met:"
         self._match = redis.register_script(_MATCH)
         self._end_pair = redis.register_script(_END_PAIR)
         self._leave_queue = redis.register_script(_LEAVE_QUEUE)
 
-    def match(self, me: Seat, excluded: set[int], room: str) -> Seat | None:
+    def match(
+        self, me: Seat, excluded: set[int], room: str, now: float, rematch_seconds: float
+    ) -> Seat | None:
         seat = self._match(
-            keys=[self._queue, self._seats, self._pairs, self._last],
-            args=[me.user_id, _seat_json(me), room, *sorted(excluded)],
+            keys=[self._queue, self._seats, self._pairs, self._recent],
+            args=[
+                me.user_id,
+                _seat_json(me),
+                room,
+                repr(now),
+                repr(rematch_seconds),
+                self._met,
+                MET_TTL_SECONDS,
+                *sorted(excluded),
+            ],
         )
         return _seat(json.loads(seat)) if seat else None
 
     def pairing_of(self, user_id: int) -> Pairing | None:
         return _pairing(self.redis.hget(self._pairs, user_id))
 
-    def end_pair(self, user_id: int) -> Pairing | None:
-        return _pairing(self._end_pair(keys=[self._pairs, self._last], args=[user_id]))
+    def recent_pairing(self, user_id: int) -> Pairing | None:
+        current, recent = self.redis.hmget(self._pairs, user_id) + self.redis.hmget(
+            self._recent, user_id
+        )
+        return _pairing(current or recent)
+
+    def end_pair(self, user_id: int, now: float) -> Pairing | None:
+        out = self._end_pair(
+            keys=[self._pairs], args=[user_id, repr(now), MET_TTL_SECONDS, self._met]
+        )
+        return _pairing(out)
 
     def leave_queue(self, user_id: int, sid: str | None = None) -> bool:
         left = self._leave_queue(keys=[self._queue, self._seats], args=[user_id, sid or ""])

@@ -187,6 +187,17 @@ class SqlChatRepository:
         self.session.commit()
         return (row[0], row[1]) if row else None
 
+    def room_members(self, room: domain.Room) -> list[tuple[int, str]]:
+        """The (id, username) of a private room's members, by id."""
+        rows = self.session.execute(
+            select(User.id, User.username)
+            .join(RoomMember, RoomMember.user_id == User.id)
+            .where(RoomMember.room_id == room.id)
+            .order_by(User.id)
+        ).all()
+        self.session.commit()
+        return [(row[0], row[1]) for row in rows]
+
     def direct_rooms_of(self, user_id: int) -> list[tuple[domain.Room, str]]:
         """The user's direct-message rooms with the other member's name, by that name."""
         mine, theirs = aliased(RoomMember), aliased(RoomMember)

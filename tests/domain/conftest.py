@@ -30,6 +30,7 @@ from app.storage.memory import (
 )
 from app.storage.models import Base
 from app.storage.redis_stores import RedisPairStore, RedisPresenceStore, RedisRateLimiter
+from app.storage.reports import SqlReports
 from app.storage.sql import SqlAccountRepository, SqlChatRepository
 
 
@@ -164,6 +165,7 @@ def ports(session, broadcaster, clock, scheduler, stores):
         pairs=pairs,
         scheduler=scheduler,
         audit=SqlAuditLog(session),
+        reports=SqlReports(session),
         wall_clock=clock,
     )
 

@@ -11,7 +11,7 @@ import pytest
 from app.domain.budgets import Budget, Budgets
 from app.domain.errors import ChatError
 from app.domain.limits import Limits
-from app.domain.models import PartnerFound, PartnerLeft, RoomsPage, RoomSummary, Seat
+from app.domain.models import PartnerFound, PartnerLeft, RoomsPage, RoomSummary
 from app.domain.services import ChatServices
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "app" / "domain"
@@ -226,17 +226,29 @@ def pair_events(broadcaster, kind):
     return [sent[1:] for sent in broadcaster.sent if sent[0] == kind.__name__]
 
 
+def partner_name(chat, sid) -> str:
+    """The username of the stranger the user behind `sid` is paired with (the store's view:
+    clients only ever see aliases)."""
+    pairing = chat.ports.pairs.pairing_of(chat.ports.presence.identity(sid).user_id)
+    return pairing.partner.username
+
+
 def test_strangers_are_matched_first_come_first_served(chat, connected, broadcaster):
-    for n, name in enumerate(["amy", "ben", "cat", "dan"]):
-        connected(f"s{n}", name)
+    ids = {
+        name: connected(f"s{n}", name).user_id
+        for n, name in enumerate(["amy", "ben", "cat", "dan"])
+    }
     assert chat.strangers.find_partner("s0") is None  # waiting
-    assert chat.strangers.find_partner("s1").partner.username == "amy"
+    chat.strangers.find_partner("s1")
+    assert partner_name(chat, "s1") == "amy"
     assert chat.strangers.find_partner("s2") is None
     paired = chat.strangers.find_partner("s3")
-    assert paired.partner == Seat(paired.partner.user_id, "cat", "s2")
+    assert partner_name(chat, "s3") == "cat"
+    cat, dan = (chat.strangers.alias_of(paired.room, ids[name]) for name in ("cat", "dan"))
+    assert paired == PartnerFound(paired.room, cat, dan)
     found = pair_events(broadcaster, PartnerFound)
-    assert ("s2", PartnerFound(paired.room, "dan")) in found
-    assert ("s3", PartnerFound(paired.room, "cat")) in found
+    assert ("s2", PartnerFound(paired.room, dan, cat)) in found
+    assert ("s3", PartnerFound(paired.room, cat, dan)) in found
     assert chat.ports.presence.in_room("s2", paired.room)
 
 
@@ -248,10 +260,11 @@ def test_no_self_match_and_next_avoids_the_last_partner(chat, connected, broadca
     assert chat.strangers.find_partner("a1") is None
     assert chat.strangers.find_partner("a2") is None  # another tab: not yourself
     first = chat.strangers.find_partner("b1")
-    assert first.partner.username == "amy"
+    assert partner_name(chat, "b1") == "amy"
     assert chat.strangers.find_partner("c1") is None
     # ben presses Next: amy is told, ben goes to cat rather than straight back to amy
-    assert chat.strangers.find_partner("b1").partner.username == "cat"
+    chat.strangers.find_partner("b1")
+    assert partner_name(chat, "b1") == "cat"
     assert ("a1", PartnerLeft(first.room)) in pair_events(broadcaster, PartnerLeft)
     # amy asked again from her second tab, so that tab holds her seat in the pair room
     assert refusal(chat.messages.post, "a2", first.room, "still there?").code == "forbidden"
@@ -295,7 +308,8 @@ def test_a_joined_room_is_summarised_as_its_user_sees_it(chat, connected):
     assert (dm.kind, dm.private, dm.with_user, dm.active) == ("dm", True, "ben", None)
     chat.strangers.find_partner("a1")
     room = chat.strangers.find_partner("b1").room
-    assert chat.rooms.join("a1", room).room.with_user == "ben"
+    ben = chat.ports.presence.identity("b1").user_id
+    assert chat.rooms.join("a1", room).room.with_user == chat.strangers.alias_of(room, ben)
     assert chat.rooms.join("a1", room).room.active is True
     chat.strangers.leave_partner("b1")
     # the pair has ended: a page coming back learns it from its join

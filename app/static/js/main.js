@@ -93,9 +93,11 @@ for (const name of new Set([GENERAL, ...load(localStorage, STORED.rooms, [])])) 
 const saved = load(sessionStorage, STORED.stranger, null);
 if (saved?.status === "waiting") stranger.status = "waiting";
 if (saved?.status === "paired" && kindOf(String(saved.room)) === "pair" && typeof saved.partner === "string") {
-  Object.assign(stranger, { status: "paired", room: saved.room, partner: saved.partner });
+  const you = typeof saved.you === "string" ? saved.you : null;
+  Object.assign(stranger, { status: "paired", room: saved.room, partner: saved.partner, you });
   const r = room(saved.room);
   r.with = saved.partner;
+  r.you = you;
   r.joined = true;
 }
 for (const name of Object.keys(readMarks)) {

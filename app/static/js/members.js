@@ -1,10 +1,10 @@
 // Who is in the room on screen (presence) and who is typing there.
 import { TYPING_STALE_MS } from "./constants.js";
-import { $, avatar, element, me, nodes, userText, words } from "./dom.js";
+import { $, avatar, element, nodes, userText, words } from "./dom.js";
 import { addNotice } from "./messages.js";
 import { openDm, renderStranger } from "./private.js";
 import { renderRooms } from "./sidebar.js";
-import { activeRoom, rooms, state, stranger } from "./state.js";
+import { activeRoom, rooms, selfIn, state, stranger } from "./state.js";
 import { sortNames } from "./text.js";
 
 function dmButton(name) {
@@ -26,8 +26,9 @@ export function renderMembers() {
     ...members.map((name) => {
       const li = element("li", "member");
       li.append(avatar(name), userText("span", "member-name", name));
-      if (name === me) li.append(element("span", "you", "(you)"));
-      else if (!(r.kind === "dm" && name === r.with)) li.append(dmButton(name));
+      if (name === selfIn(r)) li.append(element("span", "you", "(you)"));
+      // no DM with the other member of a DM, nor with a stranger (by alias: not_found)
+      else if (r.kind === "public") li.append(dmButton(name));
       return li;
     }),
   );
@@ -59,7 +60,7 @@ export function presenceChanged({ room: name, user, status }) {
 /** `typing`: someone else started or stopped typing; an indicator goes stale by itself. */
 export function typingChanged({ room: name, user, typing }) {
   const r = rooms.get(name);
-  if (!r?.joined || user === me) return;
+  if (!r?.joined || user === selfIn(r)) return;
   clearTimeout(r.typing.get(user));
   if (typing) r.typing.set(user, setTimeout(() => stopShowingTyping(r, user), TYPING_STALE_MS));
   else r.typing.delete(user);

@@ -1,14 +1,15 @@
 // The message list view: messages in order, notices, older pages on scroll, notifications.
 import { ask, socket } from "./connection.js";
 import { GROUP_GAP_MS, HISTORY_PAGE, NEAR_TOP_PX, PINNED_PX } from "./constants.js";
-import { $, avatar, composer, element, header, me, nodes, scroller, userText } from "./dom.js";
+import { $, avatar, composer, element, header, nodes, scroller, userText } from "./dom.js";
 import { showError } from "./errors.js";
 import { show } from "./layout.js";
 import { stopShowingTyping } from "./members.js";
 import { resolvePending } from "./outbox.js";
 import { refreshRoomsSoon } from "./rooms.js";
+import { reportButton } from "./private.js";
 import { markRead, renderRooms } from "./sidebar.js";
-import { activeRoom, place, rooms, state, stranger } from "./state.js";
+import { activeRoom, place, rooms, selfIn, state, stranger } from "./state.js";
 import { explain, linkify, shortTime } from "./text.js";
 
 /** The list is scrolled to (about) its bottom: new messages keep it there. */
@@ -20,15 +21,18 @@ export function scrollToBottom() {
   scroller.scrollTop = scroller.scrollHeight;
 }
 
-function messageElement(message) {
+function messageElement(r, message) {
   const date = new Date(message.ts);
-  const li = element("li", message.user === me ? "message mine" : "message");
+  const mine = message.user === selfIn(r);
+  const li = element("li", mine ? "message mine" : "message");
   li.dataset.id = message.id;
   li.dataset.user = message.user;
   li.dataset.time = date.getTime();
   const body = userText("div", "text");
   linkify(message.text, body);
   li.append(avatar(message.user), header(message.user, date, message.ts), body);
+  // Report someone else's message to the admins; a stranger is reported from the panel.
+  if (!mine && r.kind !== "pair") li.append(reportButton(r, message));
   return li;
 }
 
@@ -60,15 +64,15 @@ export function addMessages(r, messages, live) {
   let fromOthers = 0;
   for (const message of messages) {
     if (r.byId.has(message.id)) continue;
-    if (message.user === me && message.client_id) resolvePending(r.name, message.client_id);
-    const li = messageElement(message);
+    if (message.user === selfIn(r) && message.client_id) resolvePending(r.name, message.client_id);
+    const li = messageElement(r, message);
     r.byId.set(message.id, li);
     insertInOrder(r.list, li, message.id);
     regroup(li);
     regroup(li.nextElementSibling);
     r.lastId = Math.max(r.lastId, message.id);
     r.firstId = r.firstId ? Math.min(r.firstId, message.id) : message.id;
-    if (message.user !== me) {
+    if (message.user !== selfIn(r)) {
       fromOthers += 1;
       stopShowingTyping(r, message.user);
       if (live) notify(r, message);
@@ -156,7 +160,7 @@ async function loadOlder(r) {
   const batch = document.createDocumentFragment();
   for (const message of ack.messages) {
     if (r.byId.has(message.id)) continue;
-    const li = messageElement(message);
+    const li = messageElement(r, message);
     r.byId.set(message.id, li);
     batch.append(li);
     r.firstId = Math.min(r.firstId, message.id);

@@ -2,13 +2,13 @@
 import { putBack } from "./composer.js";
 import { ask, retryDelay, socket } from "./connection.js";
 import { NEEDS_EDIT, RETRYABLE } from "./constants.js";
-import { avatar, element, header, me, userText } from "./dom.js";
+import { avatar, element, header, userText } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { show } from "./layout.js";
 import { addMessages, isPinned, regroup, scrollToBottom } from "./messages.js";
 import { pairEnded } from "./private.js";
 import { joinRoom } from "./rooms.js";
-import { kindOf, outbox, place, room, rooms, saveOutbox, sending, state, stranger } from "./state.js";
+import { kindOf, outbox, place, room, rooms, saveOutbox, selfIn, sending, state, stranger } from "./state.js";
 import { explain, linkify, newClientId } from "./text.js";
 
 function pendingStatus(item) {
@@ -36,9 +36,10 @@ export function renderPendingStatus(item) {
 function pendingElement(item) {
   const date = new Date(item.createdAt);
   const li = element("li", "message mine pending");
-  li.dataset.user = me;
+  const self = selfIn(rooms.get(item.room));
+  li.dataset.user = self;
   li.dataset.time = item.createdAt;
-  const meta = header(me, date, date.toISOString());
+  const meta = header(self, date, date.toISOString());
   const body = userText("div", "text");
   linkify(item.text, body);
   const actions = element("p", "actions");
@@ -58,7 +59,7 @@ function pendingElement(item) {
   discard.type = "button";
   discard.addEventListener("click", () => dropPending(item));
   actions.append(retry, edit, " ", discard);
-  li.append(avatar(me), meta, body, element("p", "status"), actions);
+  li.append(avatar(self), meta, body, element("p", "status"), actions);
   return li;
 }
 

@@ -2,7 +2,7 @@
 import { stopTyping } from "./composer.js";
 import { ask, retryDelay, socket } from "./connection.js";
 import { RETRYABLE, UNREPORTED } from "./constants.js";
-import { $, composer, me, nodes, plain, unreadText, words } from "./dom.js";
+import { $, composer, element, nodes, plain, unreadText, words } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { renderRoom, show, showStranger } from "./layout.js";
 import { addNotice } from "./messages.js";
@@ -144,10 +144,12 @@ function dropPair() {
   saveReadMarks();
   stranger.room = null;
   stranger.partner = null;
+  stranger.you = null;
 }
 
-function pairWith(name, partner) {
+function pairWith(name, partner, you) {
   if (typeof name !== "string" || kindOf(name) !== "pair" || typeof partner !== "string") return;
+  if (typeof you !== "string") return;
   if (stranger.status === "paired" && stranger.room === name) return;
   if (stranger.room !== name) dropPair();
   // The server has put this connection in the pair's room already (no `join` needed).
@@ -157,10 +159,11 @@ function pairWith(name, partner) {
   r.joined = true;
   r.ready = socket.connected;
   r.hasMore = false;
-  r.members = sortNames([me, partner]);
+  r.you = you;
+  r.members = sortNames([you, partner]);
   readMarks[name] = 0;
   saveReadMarks();
-  setStranger("paired", { room: name, partner });
+  setStranger("paired", { room: name, partner, you });
   if (document.hidden && "Notification" in window && Notification.permission === "granted") {
     new Notification(`You are talking to ${partner}`, { tag: "chat-stranger" });
   }
@@ -177,7 +180,7 @@ export function pairEnded(status, note) {
     addNotice(r, note);
     if (typing.in === r.name) stopTyping();
   }
-  setStranger("ended", { room: stranger.room, partner: stranger.partner, note: status });
+  setStranger("ended", { room: stranger.room, partner: stranger.partner, you: stranger.you, note: status });
 }
 
 /** Ask to be matched (again after a connection drops while waiting). */
@@ -187,7 +190,7 @@ export async function askForPartner() {
   if (stranger.status !== "waiting") return; // stopped, or a partner_found came first
   if (ack.ok) {
     clearError("stranger");
-    if (ack.status === "paired") pairWith(ack.room, ack.partner);
+    if (ack.status === "paired") pairWith(ack.room, ack.partner, ack.you);
     return;
   }
   const code = ack.error?.code;
@@ -222,13 +225,13 @@ async function stopStranger() {
 }
 
 /** `partner_found`: matched with a stranger. */
-export function partnerFound({ room: name, partner } = {}) {
+export function partnerFound({ room: name, partner, you } = {}) {
   // Matched just as the user pressed Stop (the two crossed on the way): end it at once.
   if (["idle", "ended"].includes(stranger.status) && stranger.room !== name) {
     ask("leave_partner", {});
     return;
   }
-  pairWith(name, partner);
+  pairWith(name, partner, you);
 }
 
 /** `partner_left`: the stranger left the chat. */
@@ -268,12 +271,14 @@ export function renderStranger() {
   const line = $("stranger-status");
   line.dataset.state = status;
   if (line.textContent !== plain(text[status])) line.replaceChildren(...nodes(text[status]));
-  const controls = ["stranger-start", "stranger-next", "stranger-stop", "stranger-block"];
+  const controls = ["stranger-start", "stranger-next", "stranger-stop", "stranger-report", "stranger-block"];
   const hadFocus = controls.includes(document.activeElement?.id) ? document.activeElement : null;
   $("stranger-start").hidden = status === "waiting" || status === "paired";
   $("stranger-next").hidden = status !== "paired";
   $("stranger-stop").hidden = status !== "waiting" && status !== "paired";
   renderBlockButton($("stranger-block"), status === "paired" ? partner : null);
+  $("stranger-report").hidden = status !== "paired";
+  $("stranger-report").setAttribute("aria-label", `Report ${partner ?? "the stranger"}`);
   // A keyboard user's button went away (Start became Stop): keep them in the same place.
   if (hadFocus?.hidden && state.view === "stranger") {
     controls.map($).find((button) => !button.hidden)?.focus();
@@ -292,4 +297,62 @@ export function bindPrivate() {
   $("stranger-next").addEventListener("click", findPartner);
   $("stranger-stop").addEventListener("click", stopStranger);
   $("stranger-block").addEventListener("click", () => toggleBlock(stranger.partner));
+  $("stranger-report").addEventListener("click", () => {
+    if (stranger.status === "paired") openReport({ user: stranger.partner }, "", " (this ends the chat)");
+  });
+  bindReportDialog();
+}
+
+// ---- reports (protocol: `report`) ------------------------------------------------------------
+
+// What the open report dialog is about: the `report` payload without its reason.
+let reporting = null;
+
+/** A Report button for someone else's message in a public room or a DM. */
+export function reportButton(r, message) {
+  const button = element("button", "link report-button", "Report");
+  button.type = "button";
+  button.setAttribute("aria-label", `Report this message from ${message.user}`);
+  button.title = "Report this message to the admins";
+  button.addEventListener("click", () =>
+    openReport({ user: message.user, room: r.name, message_id: message.id }, "this message from "),
+  );
+  return button;
+}
+
+function openReport(target, what, after = "") {
+  reporting = target;
+  $("report-about").replaceChildren(...nodes([`You are reporting ${what}`, { user: target.user }, `${after}.`]));
+  $("report-reason").value = "";
+  $("report-dialog").showModal();
+  $("report-reason").focus();
+}
+
+async function sendReport() {
+  const target = reporting;
+  const reason = $("report-reason").value.trim();
+  if (!target || !reason) return;
+  reporting = null;
+  $("report-dialog").close();
+  const ack = await ask("report", { ...target, reason });
+  if (!ack.ok) return showError(explain(ack.error, "report", target.user), "report");
+  clearError("report");
+  // Reporting your stranger ends the chat (protocol: `report`).
+  if (!target.room && stranger.status === "paired" && target.user === stranger.partner) {
+    pairEnded(words`You reported ${target.user} and left the chat.`, words`You reported ${target.user}.`);
+  } else {
+    const r = target.room ? rooms.get(target.room) : null;
+    if (r) addNotice(r, "Thank you: your report was sent to the admins.");
+  }
+}
+
+function bindReportDialog() {
+  $("report-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendReport();
+  });
+  $("report-cancel").addEventListener("click", () => {
+    reporting = null;
+    $("report-dialog").close();
+  });
 }

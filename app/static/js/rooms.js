@@ -9,7 +9,7 @@ import {
   UNJOINABLE,
   UNREPORTED,
 } from "./constants.js";
-import { $, composer, me } from "./dom.js";
+import { $, composer } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { renderRoom, show } from "./layout.js";
 import { addMessages } from "./messages.js";
@@ -28,6 +28,7 @@ import {
   rooms,
   roomsFetch,
   saveJoined,
+  selfIn,
   state,
   stranger,
 } from "./state.js";
@@ -87,6 +88,10 @@ export function applyJoin(r, ack, since) {
   r.ready = true;
   r.topic = ack.room?.topic ?? "";
   if (typeof ack.room?.with === "string") r.with = ack.room.with;
+  // a stranger chat names this user by alias: the member who is not the partner
+  if (r.kind === "pair" && !r.you && Array.isArray(ack.members) && ack.members.length === 2) {
+    r.you = ack.members.find((member) => member !== r.with) ?? null;
+  }
   r.members = sortNames(ack.members);
   if (since === null) r.hasMore = ack.has_more;
   addMessages(r, ack.messages, false);
@@ -129,7 +134,7 @@ async function leave(name) {
   clearError("leave");
   // Listed under "More rooms" at once (the directory may not have it: a room created here).
   if (r.kind === "public") {
-    const online = r.members.filter((member) => member !== me).length;
+    const online = r.members.filter((member) => member !== selfIn(r)).length;
     directory.remember({ name, topic: r.topic, online, kind: "public" });
   }
   forget(name);

@@ -1,5 +1,5 @@
 // The room list in the sidebar: my rooms, more rooms, direct messages; unread counts, the title.
-import { $, avatar, element, me, unreadText, userText } from "./dom.js";
+import { $, avatar, element, unreadText, userText } from "./dom.js";
 import { isPinned } from "./messages.js";
 import { renderStrangerEntry } from "./private.js";
 import { enter } from "./rooms.js";
@@ -13,6 +13,7 @@ import {
   rooms,
   roomsFetch,
   saveReadMarks,
+  selfIn,
   state,
 } from "./state.js";
 
@@ -21,7 +22,7 @@ export function unreadCount(r) {
   const mark = readMarks[r.name];
   if (mark === undefined) return 0;
   let unread = 0;
-  for (const [id, li] of r.byId) if (id > mark && li.dataset.user !== me) unread += 1;
+  for (const [id, li] of r.byId) if (id > mark && li.dataset.user !== selfIn(r)) unread += 1;
   return unread;
 }
 

@@ -55,7 +55,8 @@ class Room {
   constructor(name) {
     this.name = name;
     this.kind = kindOf(name); // "public", "dm" (direct messages) or "pair" (a stranger chat)
-    this.with = null; // the other person in a private room
+    this.with = null; // the other person in a private room (a stranger's alias in a pair)
+    this.you = null; // this user's alias in a stranger chat (protocol: find_partner's `you`)
     this.ended = false; // a stranger chat that is over: kept on screen, no longer joined
     this.topic = "";
     this.joined = false; // wanted: joined on every (re)connection
@@ -117,6 +118,11 @@ export function saveJoined() {
   );
 }
 
+/** How this user appears in room `r`: their alias in a stranger chat, else their username. */
+export function selfIn(r) {
+  return r?.you ?? me;
+}
+
 /** The room to show when the one on screen goes away: a public one first. */
 export function firstRoom() {
   return joinedRooms().find((r) => r.kind === "public")?.name ?? joinedRooms()[0]?.name ?? null;
@@ -164,11 +170,11 @@ export const sending = { pumping: false, pausedUntil: 0, retryTimer: 0 };
 
 // ---- the stranger chat (protocol: `find_partner`): idle -> waiting -> paired -> ended (or idle)
 
-export const stranger = { status: "idle", room: null, partner: null, note: "", retry: 0 };
+export const stranger = { status: "idle", room: null, partner: null, you: null, note: "", retry: 0 };
 
 export function saveStranger() {
-  const { status, room: name, partner } = stranger;
-  const kept = status === "waiting" || status === "paired" ? { status, room: name, partner } : null;
+  const { status, room: name, partner, you } = stranger;
+  const kept = status === "waiting" || status === "paired" ? { status, room: name, partner, you } : null;
   save(sessionStorage, STORED.stranger, kept);
 }
 

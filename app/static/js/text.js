@@ -124,6 +124,7 @@ export function explain(error, action, where, kind = "public") {
       if (action === "send") return "That message can't be sent: it is empty or has characters that are not allowed.";
       if (action === "dm") return "You can't send a direct message to yourself.";
       if (action === "block") return "You can't block yourself.";
+      if (action === "report") return "That report can't be sent: say why, in at most 1000 characters.";
       return "The server did not understand that request.";
     case "forbidden":
       if (action === "dm") return `You can't message ${place}: one of you has blocked the other.`;
@@ -134,6 +135,7 @@ export function explain(error, action, where, kind = "public") {
       return `${place} is a private room.`;
     case "not_found":
       if (action === "dm" || action === "block") return `There is no user named ${place}.`;
+      if (action === "report") return "That message or person is no longer there to report.";
       return `There is no room named ${place}.`;
     case "not_in_room":
       return `You are not in ${place} any more: join it again to send.`;
