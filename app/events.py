@@ -14,13 +14,19 @@ from .domain.models import Identity, JoinResult
 from .domain.services import ChatServices
 from .extensions import db, socketio
 from .payloads import (
+    BanPayload,
     EmptyPayload,
     HistoryPayload,
     JoinPayload,
+    KickPayload,
     LeavePayload,
     MessagePayload,
+    MutePayload,
     Payload,
     RoomsPayload,
+    RoomUserPayload,
+    SetRolePayload,
+    SetTopicPayload,
     TypingPayload,
     UserPayload,
     parse,
@@ -246,4 +252,55 @@ def on_block(sid: str, payload: UserPayload) -> dict:
 def on_unblock(sid: str, payload: UserPayload) -> dict:
     """A client lifts a block; nothing is broadcast."""
     chat().direct.unblock(sid, payload.user)
+    return {}
+
+
+@handles("set_role", SetRolePayload)
+def on_set_role(sid: str, payload: SetRolePayload) -> dict:
+    """The room's owner or an admin appoints or removes a moderator; the room gets
+    `room_updated`."""
+    chat().moderation.set_role(sid, payload.room, payload.user, payload.role)
+    return {}
+
+
+@handles("set_topic", SetTopicPayload)
+def on_set_topic(sid: str, payload: SetTopicPayload) -> dict:
+    """A moderator and up sets the room's topic; the room gets `room_updated`."""
+    chat().moderation.set_topic(sid, payload.room, payload.topic)
+    return {}
+
+
+@handles("kick", KickPayload)
+def on_kick(sid: str, payload: KickPayload) -> dict:
+    """A moderator and up takes a user out of the room; their connections get `kicked`."""
+    chat().moderation.kick(sid, payload.room, payload.user, payload.reason)
+    return {}
+
+
+@handles("ban", BanPayload)
+def on_ban(sid: str, payload: BanPayload) -> dict:
+    """A moderator and up bans a user (kicked, then kept out); their connections get
+    `kicked` with `banned`."""
+    chat().moderation.ban(sid, payload.room, payload.user, payload.minutes, payload.reason)
+    return {}
+
+
+@handles("unban", RoomUserPayload)
+def on_unban(sid: str, payload: RoomUserPayload) -> dict:
+    """A moderator and up lifts a ban; nothing is broadcast."""
+    chat().moderation.unban(sid, payload.room, payload.user)
+    return {}
+
+
+@handles("mute", MutePayload)
+def on_mute(sid: str, payload: MutePayload) -> dict:
+    """A moderator and up mutes a user in the room; their connections get `muted`."""
+    chat().moderation.mute(sid, payload.room, payload.user, payload.minutes, payload.reason)
+    return {}
+
+
+@handles("unmute", RoomUserPayload)
+def on_unmute(sid: str, payload: RoomUserPayload) -> dict:
+    """A moderator and up lifts a mute; the user's connections get `unmuted`."""
+    chat().moderation.unmute(sid, payload.room, payload.user)
     return {}

@@ -30,6 +30,7 @@ from .storage.memory import (
     MemoryRateLimiter,
     StripedRoomLocks,
 )
+from .storage.moderation import SqlModerationRepository
 from .storage.redis_stores import (
     RedisLiveness,
     RedisPairStore,
@@ -114,6 +115,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         pairs=stores.pairs,
         scheduler=SocketIOScheduler(socketio, app),
         audit=SqlAuditLog(db.session),
+        moderation=SqlModerationRepository(db.session),
     )
     # one service per feature (rooms, messages, direct, strangers, connections)
     app.extensions["chat"] = ChatServices.build(ports, limits_from_settings(app.config))

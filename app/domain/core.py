@@ -7,6 +7,7 @@ from .limits import Limits
 from .models import Identity, Room
 from .ports import Ports
 from .presence import PresenceCoalescer
+from .standing import Standing
 
 
 class Core:
@@ -26,6 +27,8 @@ class Core:
             present=self.present,
             sids_of=ports.presence.sids_of,
         )
+        # roles and sanctions in public rooms (who runs them, who is banned or muted)
+        self.standing = Standing(ports)
 
     def identity(self, sid: str) -> Identity:
         """Who is behind `sid`; `unauthorized` when no one is, or their token has expired."""

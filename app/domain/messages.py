@@ -23,6 +23,9 @@ class MessageService:
             # a user taken out of a DM by a block learns why (blocks are checked in _store)
             if rules.is_private_room_name(room_name):
                 self.core.require_private_member(identity, room_name, speaking=True)
+            elif (banned_from := self.ports.repository.known_room(room_name)) is not None:
+                # a kicked, banned user learns why rather than "join first"
+                self.core.standing.refuse_if_banned(identity, banned_from)
             self.core.require_in_room(sid, room_name)
         room = self.ports.repository.known_room(room_name)
         if room is None:  # deleted while the connection sat in it
@@ -71,12 +74,16 @@ class MessageService:
             if original is None:
                 raise
             return original, False
+        # bans and mutes are checked by the store itself, in the statement that stores
+        sanctions_at = None if room.private else self.core.standing.now()
         with self.ports.locks(room.name):
             # a retry (same client_id) comes back as the stored original, not stored again
-            message, created = repository.add_message(room, identity, text, client_id, now)
-            if created:
-                self.ports.broadcaster.message(message)
-        return message, created
+            stored = repository.add_message(room, identity, text, client_id, now, sanctions_at)
+            if stored is not None and stored[1]:
+                self.ports.broadcaster.message(stored[0])
+        if stored is None:  # banned or muted: why, read outside the room's lock
+            raise self.core.standing.post_refusal(identity, room)
+        return stored
 
     def _check_private_post(self, identity: Identity, room: Room) -> None:
         if room.kind == "pair":
@@ -93,6 +100,10 @@ class MessageService:
         self.core.require_private_member(identity, room_name, speaking=True)
         self.core.require_in_room(sid, room_name)
         self.core.throttle.bucket(identity.user_id, "typing")
+        if not rules.is_private_room_name(room_name):
+            room = self.ports.repository.known_room(room_name)
+            if room is not None:  # one indexed read: typing is never stored, so no statement
+                self.core.standing.refuse_if_silenced(identity, room)
         self.ports.broadcaster.to_room(
             TypingChanged(room_name, identity.username, typing),
             self.ports.presence.sids_of(identity.user_id),

@@ -69,6 +69,10 @@ class RoomSummary:
     private: bool
     with_user: str | None = None
     active: bool | None = None
+    # who runs a public room (None and () in private rooms), and the viewer's role there
+    owner: str | None = None
+    moderators: tuple[str, ...] = ()
+    role: str = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ class ListedRoom:
     room: Room
     online: int
     with_user: str | None = None
+    owner: str | None = None
+    moderators: tuple[str, ...] = ()
+    role: str = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +144,44 @@ class PartnerLeft:
     room: str
 
 
+@dataclass(frozen=True, slots=True)
+class RoomUpdated:
+    """A public room's topic or staff changed (`room`: its summary; its role is not sent)."""
+
+    summary: RoomSummary
+
+    @property
+    def room(self) -> str:
+        return self.summary.name
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    """The recipient was kicked (or, `banned`, banned until `until`; None: until lifted)."""
+
+    room: str
+    by: str
+    reason: str | None
+    banned: bool = False
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Muted:
+    room: str
+    by: str
+    until: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmuted:
+    room: str
+
+
 # Sent to a room's subscribers (besides messages), and to chosen connections.
-RoomChange = PresenceChanged | TypingChanged
-Notice = DmOpened | PartnerFound | PartnerLeft
+RoomChange = PresenceChanged | TypingChanged | RoomUpdated
+Notice = DmOpened | PartnerFound | PartnerLeft | Kicked | Muted | Unmuted
 
 
 def utc_now() -> datetime:
@@ -159,3 +201,12 @@ class AuditRecord:
     room: str | None = None
     reason: str | None = None
     details: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """A ban or mute of a user in a public room, until `until` (naive UTC; None: until lifted)."""
+
+    kind: str  # "ban" | "mute"
+    until: datetime | None
+    reason: str | None = None

@@ -7,6 +7,7 @@ from .core import Core
 from .direct import DirectService
 from .limits import Limits
 from .messages import MessageService
+from .moderation import ModerationService
 from .ports import Ports, RoomLocks
 from .rooms import RoomService
 from .strangers import StrangerService
@@ -22,6 +23,7 @@ class ChatServices:
     direct: DirectService
     strangers: StrangerService
     ports: Ports
+    moderation: ModerationService
 
     @classmethod
     def build(cls, ports: Ports, limits: Limits | None = None) -> "ChatServices":
@@ -36,6 +38,7 @@ class ChatServices:
             direct=DirectService(core, rooms, strangers),
             strangers=strangers,
             ports=ports,
+            moderation=ModerationService(core, rooms),
         )
 
     @property

@@ -13,10 +13,14 @@ from app.domain.limits import Limits
 from app.domain.models import (
     DmOpened,
     Identity,
+    Kicked,
+    Muted,
     PartnerFound,
     PartnerLeft,
     PresenceChanged,
+    RoomUpdated,
     TypingChanged,
+    Unmuted,
 )
 from app.domain.ports import Ports
 from app.domain.services import ChatServices
@@ -28,6 +32,7 @@ from app.storage.memory import (
     StripedRoomLocks,
 )
 from app.storage.models import Base
+from app.storage.moderation import SqlModerationRepository
 from app.storage.redis_stores import RedisPairStore, RedisPresenceStore, RedisRateLimiter
 from app.storage.sql import SqlAccountRepository, SqlChatRepository
 
@@ -57,13 +62,15 @@ class RecordingBroadcaster:
             self.sent.append(
                 ("presence", change.room, change.user, change.status, tuple(skip_sids))
             )
+        elif isinstance(change, RoomUpdated):
+            self.sent.append(("room_updated", change.room, change.summary, tuple(skip_sids)))
         else:
             assert isinstance(change, TypingChanged)
             skipped = tuple(sorted(skip_sids))
             self.sent.append(("typing", change.room, change.user, change.typing, skipped))
 
     def notify(self, sids, notice):
-        assert isinstance(notice, DmOpened | PartnerFound | PartnerLeft)
+        assert isinstance(notice, DmOpened | PartnerFound | PartnerLeft | Kicked | Muted | Unmuted)
         for sid in sorted(sids):
             self.sent.append((type(notice).__name__, sid, notice))
 
@@ -159,6 +166,7 @@ def ports(session, broadcaster, clock, scheduler, stores):
         pairs=pairs,
         scheduler=scheduler,
         audit=SqlAuditLog(session),
+        moderation=SqlModerationRepository(session),
         wall_clock=clock,
     )
 
