@@ -37,7 +37,9 @@ class ModerationService:
         if role not in (MODERATOR, "member"):
             raise ChatError(INVALID, 'role is "moderator" or "member".')
         act = self._act(sid, room_name, OWNER)
-        target_id, _ = self._target(act, username)
+        target_id, target_name = self._target(act, username)
+        if target_id == act.owner_id:  # an admin outranks the owner, but ownership stays
+            raise ChatError(FORBIDDEN, f"{target_name} owns #{act.room.name}: that role stays.")
         self.ports.moderation.set_moderator(act.room, target_id, role == MODERATOR)
         self._audit(act, "set_role", target_id, details={"role": role})
         self._room_updated(act)
@@ -148,8 +150,6 @@ class ModerationService:
         target_id, target_name = found
         if target_id == act.actor.user_id:
             raise ChatError(FORBIDDEN, "You cannot do that to yourself.")
-        if target_id == act.owner_id:
-            raise ChatError(FORBIDDEN, f"{target_name} owns #{act.room.name}.")
         target_rank = self.standing.rank(act.room, target_id, act.owner_id)
         if RANKS[target_rank] >= RANKS[act.rank]:
             raise ChatError(
