@@ -7,6 +7,7 @@ import { bindErrors } from "./errors.js";
 import { bindLayout, show } from "./layout.js";
 import { clearTyping, presenceChanged, renderTyping, typingChanged } from "./members.js";
 import { bindMessages, messageReceived, renderNotifyButton } from "./messages.js";
+import { bindModeration, kicked, muted, roomUpdated, unmuted } from "./moderation.js";
 import { bindOutbox, pump, showPending } from "./outbox.js";
 import { askForPartner, bindPrivate, dmOpened, partnerFound, partnerLeft } from "./private.js";
 import { bindRooms, fetchRooms, joinRoom } from "./rooms.js";
@@ -62,6 +63,10 @@ const handlers = {
   dm_opened: dmOpened,
   partner_found: partnerFound,
   partner_left: partnerLeft,
+  room_updated: roomUpdated,
+  kicked,
+  muted,
+  unmuted,
 };
 for (const [event, handler] of Object.entries(handlers)) socket.on(event, handler);
 
@@ -75,6 +80,7 @@ bindOutbox();
 bindErrors();
 bindPrivate();
 bindLayout();
+bindModeration();
 
 // ---- start: the rooms, stranger chat and unsent messages kept from before, then connect ----
 

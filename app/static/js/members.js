@@ -2,6 +2,7 @@
 import { TYPING_STALE_MS } from "./constants.js";
 import { $, avatar, element, me, nodes, userText, words } from "./dom.js";
 import { addNotice } from "./messages.js";
+import { memberControls, renderModeration } from "./moderation.js";
 import { openDm, renderStranger } from "./private.js";
 import { renderRooms } from "./sidebar.js";
 import { activeRoom, rooms, state, stranger } from "./state.js";
@@ -28,12 +29,14 @@ export function renderMembers() {
       li.append(avatar(name), userText("span", "member-name", name));
       if (name === me) li.append(element("span", "you", "(you)"));
       else if (!(r.kind === "dm" && name === r.with)) li.append(dmButton(name));
+      li.append(...memberControls(r, name));
       return li;
     }),
   );
   if (focused) document.querySelector(`.dm-button[data-user="${CSS.escape(focused)}"]`)?.focus();
   $("online-count").textContent = String(members.length);
   $("members-heading").textContent = `Online · ${members.length}`;
+  renderModeration();
 }
 
 /** `presence`: someone's page joined or left a room this page is in. */
