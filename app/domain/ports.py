@@ -101,9 +101,12 @@ class ModerationRepository(Protocol):
         ...
 
     def is_moderator(self, room: Room, user_id: int) -> bool: ...
-    def staff(self, room_ids: list[int]) -> dict[int, tuple[str | None, tuple[str, ...]]]:
+    def staff(
+        self, room_ids: list[int], viewer_id: int | None = None
+    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool]:
         """Per room id: the owner's username (or None) and the moderators' usernames sorted
-        ignoring case, read in a bounded number of queries whatever the number of rooms."""
+        ignoring case; and whether `viewer_id` is an admin. One round trip, whatever the
+        number of rooms."""
         ...
 
     def set_moderator(self, room: Room, user_id: int, moderator: bool) -> None: ...

@@ -25,8 +25,7 @@ class RoomService:
             listed += repository.direct_rooms_of(identity.user_id)
         online = self.ports.presence.online_counts([room.name for room, _ in listed])
         standing = self.core.standing
-        staff = standing.staff([room for room, _ in listed])
-        admin = standing.viewer_is_admin(identity, [room for room, _ in listed])
+        staff, admin = standing.staff([room for room, _ in listed], identity)
         rooms = []
         for room, other in listed:
             owner, moderators = staff[room.name]
@@ -45,8 +44,8 @@ class RoomService:
             pairing = self.ports.pairs.pairing_of(identity.user_id)
             active = pairing is not None and pairing.room == room.name
         standing = self.core.standing
-        owner, moderators = standing.staff([room])[room.name]
-        admin = standing.viewer_is_admin(identity, [room])
+        staff, admin = standing.staff([room], identity)
+        owner, moderators = staff[room.name]
         role = standing.role(room, identity.username, owner, moderators, admin)
         return RoomSummary(
             room.name,

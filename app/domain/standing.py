@@ -59,19 +59,19 @@ class Standing:
             return MODERATOR
         return MEMBER
 
-    def staff(self, rooms: list[Room]) -> dict[str, tuple[str | None, tuple[str, ...]]]:
-        """Per room name: its owner's username (or None) and its moderators' usernames;
-        (None, ()) for private rooms. A bounded number of queries for any number of rooms."""
+    def staff(
+        self, rooms: list[Room], viewer: Identity
+    ) -> tuple[dict[str, tuple[str | None, tuple[str, ...]]], bool]:
+        """Per room name: its owner's username (or None) and its moderators' usernames
+        ((None, ()) for private rooms); and whether `viewer` is an admin (which matters in
+        public rooms only). One query for any number of rooms, none when all are private."""
         public = [room for room in rooms if not room.private]
-        found = self.repository.staff([room.id for room in public]) if public else {}
-        return {room.name: found.get(room.id, (None, ())) for room in rooms}
-
-    def viewer_is_admin(self, identity: Identity, rooms: list[Room]) -> bool:
-        """Whether the admin flag matters for this list of rooms and is set (no query when
-        every room is private)."""
-        return any(not room.private for room in rooms) and self.repository.is_admin(
-            identity.user_id
+        found, admin = (
+            self.repository.staff([room.id for room in public], viewer.user_id)
+            if public
+            else ({}, False)
         )
+        return {room.name: found.get(room.id, (None, ())) for room in rooms}, admin
 
     @staticmethod
     def role(

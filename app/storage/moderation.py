@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, literal, null, or_, select, union_all, update
 
 from ..domain import models as domain
 from .models import Room, RoomRole, RoomSanction, User
@@ -32,30 +32,40 @@ class SqlModerationRepository:
         self.session.commit()
         return bool(found)
 
-    def staff(self, room_ids: list[int]) -> dict[int, tuple[str | None, tuple[str, ...]]]:
-        """Two queries for any number of rooms: the owners' names, then every moderator."""
-        if not room_ids:
-            return {}
-        owners = dict(
-            self.session.execute(
-                select(Room.id, User.username)
-                .join(User, User.id == Room.created_by)
-                .where(Room.id.in_(room_ids))
-            ).all()
-        )
-        moderators: dict[int, list[str]] = {}
-        for room_id, username in self.session.execute(
-            select(RoomRole.room_id, User.username)
-            .join(User, User.id == RoomRole.user_id)
-            .where(RoomRole.room_id.in_(room_ids), RoomRole.role == MODERATOR)
-            .order_by(User.username_key)
-        ).all():
-            moderators.setdefault(room_id, []).append(username)
+    def staff(
+        self, room_ids: list[int], viewer_id: int | None = None
+    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool]:
+        """One query for any number of rooms: the owners, the moderators and (a row when it
+        is set) the viewer's admin flag, as one UNION ALL."""
+        owners = select(
+            Room.id, User.username, User.username_key, literal("owner").label("kind")
+        ).join(User, User.id == Room.created_by)
+        moderators = select(
+            RoomRole.room_id, User.username, User.username_key, literal(MODERATOR)
+        ).join(User, User.id == RoomRole.user_id)
+        parts = [
+            owners.where(Room.id.in_(room_ids)),
+            moderators.where(RoomRole.room_id.in_(room_ids), RoomRole.role == MODERATOR),
+        ]
+        if viewer_id is not None:
+            parts.append(
+                select(null(), User.username, User.username_key, literal("admin")).where(
+                    User.id == viewer_id, User.is_admin
+                )
+            )
+        everyone = union_all(*parts).subquery()
+        rows = self.session.execute(select(everyone).order_by(everyone.c.username_key)).all()
         self.session.commit()
-        return {
-            room_id: (owners.get(room_id), tuple(moderators.get(room_id, ())))
-            for room_id in room_ids
-        }
+        found: dict[int, tuple[str | None, list[str]]] = {i: (None, []) for i in room_ids}
+        admin = False
+        for room_id, username, _, kind in rows:
+            if kind == "admin":
+                admin = True
+            elif kind == "owner":
+                found[room_id] = (username, found[room_id][1])
+            else:
+                found[room_id][1].append(username)
+        return {i: (owner, tuple(mods)) for i, (owner, mods) in found.items()}, admin
 
     def set_moderator(self, room: domain.Room, user_id: int, moderator: bool) -> None:
         if moderator:
