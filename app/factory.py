@@ -224,8 +224,10 @@ def _shared_stores(app: Flask, room_locks: RoomLocks) -> Stores:
     app.extensions["heartbeat"] = Heartbeat(
         app, socketio.start_background_task, socketio.sleep, liveness, ttl
     )
+    presence = RedisPresenceStore(redis_client, manager.host_id)
+    manager.on_remote_leave = presence.forget_local
     return Stores(
-        RedisPresenceStore(redis_client, manager.host_id),
+        presence,
         RedisRateLimiter(redis_client),
         RedisPairStore(redis_client),
         manager,

@@ -13,7 +13,19 @@ from requests.adapters import HTTPAdapter
 from tests.support.live import LiveServer
 from tests.support.realclients import InOrderClient, _InOrderEngineIOClient
 
-SERVER_EVENTS = ("message", "presence", "typing", "dm_opened", "partner_found", "partner_left")
+SERVER_EVENTS = (
+    "message",
+    "presence",
+    "typing",
+    "dm_opened",
+    "partner_found",
+    "partner_left",
+    # moderation (docs/protocol.md "Moderation")
+    "room_updated",
+    "kicked",
+    "muted",
+    "unmuted",
+)
 
 
 class RecordingHandler(logging.Handler):
