@@ -14,14 +14,20 @@ from .domain.models import Identity, JoinResult
 from .domain.services import ChatServices
 from .extensions import db, socketio
 from .payloads import (
+    BanPayload,
     EmptyPayload,
     HistoryPayload,
     JoinPayload,
+    KickPayload,
     LeavePayload,
     MessagePayload,
+    MutePayload,
     Payload,
     ReportPayload,
     RoomsPayload,
+    RoomUserPayload,
+    SetRolePayload,
+    SetTopicPayload,
     TypingPayload,
     UserPayload,
     parse,
@@ -270,4 +276,55 @@ def on_report(sid: str, payload: ReportPayload) -> dict:
     """A client reports a user for the admins; a stranger report ends that chat
     (`partner_left` to the other). The answer never says more than `ok`."""
     chat().reports.report(sid, payload.user, payload.reason, payload.room, payload.message_id)
+    return {}
+
+
+@handles("set_role", SetRolePayload)
+def on_set_role(sid: str, payload: SetRolePayload) -> dict:
+    """The room's owner or an admin appoints or removes a moderator; the room gets
+    `room_updated`."""
+    chat().moderation.set_role(sid, payload.room, payload.user, payload.role)
+    return {}
+
+
+@handles("set_topic", SetTopicPayload)
+def on_set_topic(sid: str, payload: SetTopicPayload) -> dict:
+    """A moderator and up sets the room's topic; the room gets `room_updated`."""
+    chat().moderation.set_topic(sid, payload.room, payload.topic)
+    return {}
+
+
+@handles("kick", KickPayload)
+def on_kick(sid: str, payload: KickPayload) -> dict:
+    """A moderator and up takes a user out of the room; their connections get `kicked`."""
+    chat().moderation.kick(sid, payload.room, payload.user, payload.reason)
+    return {}
+
+
+@handles("ban", BanPayload)
+def on_ban(sid: str, payload: BanPayload) -> dict:
+    """A moderator and up bans a user (kicked, then kept out); their connections get
+    `kicked` with `banned`."""
+    chat().moderation.ban(sid, payload.room, payload.user, payload.minutes, payload.reason)
+    return {}
+
+
+@handles("unban", RoomUserPayload)
+def on_unban(sid: str, payload: RoomUserPayload) -> dict:
+    """A moderator and up lifts a ban; nothing is broadcast."""
+    chat().moderation.unban(sid, payload.room, payload.user)
+    return {}
+
+
+@handles("mute", MutePayload)
+def on_mute(sid: str, payload: MutePayload) -> dict:
+    """A moderator and up mutes a user in the room; their connections get `muted`."""
+    chat().moderation.mute(sid, payload.room, payload.user, payload.minutes, payload.reason)
+    return {}
+
+
+@handles("unmute", RoomUserPayload)
+def on_unmute(sid: str, payload: RoomUserPayload) -> dict:
+    """A moderator and up lifts a mute; the user's connections get `unmuted`."""
+    chat().moderation.unmute(sid, payload.room, payload.user)
     return {}

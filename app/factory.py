@@ -33,6 +33,7 @@ from .storage.memory import (
     MemoryRateLimiter,
     StripedRoomLocks,
 )
+from .storage.moderation import SqlModerationRepository
 from .storage.redis_stores import (
     RedisLiveness,
     RedisPairStore,
@@ -120,6 +121,7 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         audit=SqlAuditLog(db.session),
         reports=SqlReports(db.session),
         alias_key=_alias_key(app.config["SECRET_KEY"]),
+        moderation=SqlModerationRepository(db.session),
     )
     # one service per feature (rooms, messages, direct, strangers, connections)
     app.extensions["chat"] = ChatServices.build(ports, limits_from_settings(app.config))
@@ -237,8 +239,10 @@ def _shared_stores(app: Flask, room_locks: RoomLocks) -> Stores:
     app.extensions["heartbeat"] = Heartbeat(
         app, socketio.start_background_task, socketio.sleep, liveness, ttl
     )
+    presence = RedisPresenceStore(redis_client, manager.host_id)
+    manager.on_remote_leave = presence.forget_local
     return Stores(
-        RedisPresenceStore(redis_client, manager.host_id),
+        presence,
         RedisRateLimiter(redis_client),
         RedisPairStore(redis_client),
         manager,

@@ -1,11 +1,17 @@
 """Shapes of client->server payloads (protocol v1: socket events, API bodies), checked first."""
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .domain.errors import INVALID, ChatError
-from .domain.rules import MAX_CLIENT_ID_LENGTH, check_client_id
+from .domain.rules import (
+    MAX_CLIENT_ID_LENGTH,
+    MAX_SANCTION_MINUTES,
+    check_client_id,
+    check_reason,
+    check_topic,
+)
 
 # Ids travel as JSON numbers; beyond 2**53 JavaScript clients cannot hold them exactly.
 MAX_ID = 2**53
@@ -82,6 +88,54 @@ class ReportPayload(Payload):
     reason: str
     room: str | None = None
     message_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+def _domain_rule(rule):
+    """A domain check (a ChatError) as a pydantic validator: a broken field is a malformed
+    payload, refused before the event's other rules."""
+
+    def validate(value):
+        try:
+            return rule(value)
+        except ChatError as error:
+            raise ValueError(error.message) from None
+
+    return AfterValidator(validate)
+
+
+# trimmed; 0-500 characters, "" counts as absent (None)
+Reason = Annotated[str | None, _domain_rule(check_reason)]
+Minutes = Annotated[int, Field(ge=1, le=MAX_SANCTION_MINUTES)]
+
+
+class RoomUserPayload(Payload):
+    """unban and unmute name a room and a user."""
+
+    room: str
+    user: str
+
+
+class SetRolePayload(RoomUserPayload):
+    role: Literal["moderator", "member"]
+
+
+class SetTopicPayload(Payload):
+    room: str
+    topic: Annotated[str, _domain_rule(check_topic)]
+
+
+class KickPayload(RoomUserPayload):
+    reason: Reason = None
+
+
+class BanPayload(RoomUserPayload):
+    minutes: Minutes | None = None
+    reason: Reason = None
+
+
+class MutePayload(RoomUserPayload):
+    minutes: Minutes
+    reason: Reason = None
 
 
 class HistoryPayload(Payload):

@@ -7,8 +7,10 @@ from .domain.models import (
     AccountSuspended,
     DmOpened,
     JoinResult,
+    Kicked,
     ListedRoom,
     Message,
+    Muted,
     Notice,
     PartnerFound,
     PartnerLeft,
@@ -16,7 +18,9 @@ from .domain.models import (
     RoomChange,
     RoomsPage,
     RoomSummary,
+    RoomUpdated,
     TypingChanged,
+    Unmuted,
 )
 
 
@@ -42,13 +46,18 @@ def message(m: Message) -> dict:
     }
 
 
-def room(summary: RoomSummary) -> dict:
-    """The `room` of a join or dm ack: private rooms add `with`, pair rooms `active`."""
+def room(summary: RoomSummary, *, with_role: bool = True) -> dict:
+    """The `room` of a join or dm ack (with the caller's `role`) and of `room_updated`
+    (without): private rooms add `with`, pair rooms `active`."""
     data: dict = {"name": summary.name, "topic": summary.topic, "kind": summary.kind}
     if summary.private:
         data["with"] = summary.with_user
     if summary.active is not None:
         data["active"] = summary.active
+    data["owner"] = summary.owner
+    data["moderators"] = list(summary.moderators)
+    if with_role:
+        data["role"] = summary.role
     return data
 
 
@@ -63,6 +72,9 @@ def listed_room(entry: ListedRoom) -> dict:
     }
     if entry.with_user:
         data["with"] = entry.with_user
+    data["owner"] = entry.owner
+    data["moderators"] = list(entry.moderators)
+    data["role"] = entry.role
     return data
 
 
@@ -126,6 +138,37 @@ def _account_suspended(event: AccountSuspended) -> dict:
     return {}
 
 
+def _room_updated(event: RoomUpdated) -> dict:
+    return {"room": room(event.summary, with_role=False)}
+
+
+def _until(until) -> str | None:
+    return format_timestamp(until) if until is not None else None
+
+
+def _kicked(event: Kicked) -> dict:
+    return {
+        "room": event.room,
+        "by": event.by,
+        "reason": event.reason,
+        "banned": event.banned,
+        "until": _until(event.until),
+    }
+
+
+def _muted(event: Muted) -> dict:
+    return {
+        "room": event.room,
+        "by": event.by,
+        "until": _until(event.until),
+        "reason": event.reason,
+    }
+
+
+def _unmuted(event: Unmuted) -> dict:
+    return {"room": event.room}
+
+
 BROADCASTS: dict[type, tuple[str, Callable]] = {
     PresenceChanged: ("presence", _presence),
     TypingChanged: ("typing", _typing),
@@ -133,6 +176,10 @@ BROADCASTS: dict[type, tuple[str, Callable]] = {
     PartnerFound: ("partner_found", _partner_found),
     PartnerLeft: ("partner_left", _partner_left),
     AccountSuspended: ("account_suspended", _account_suspended),
+    RoomUpdated: ("room_updated", _room_updated),
+    Kicked: ("kicked", _kicked),
+    Muted: ("muted", _muted),
+    Unmuted: ("unmuted", _unmuted),
 }
 
 

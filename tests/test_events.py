@@ -15,6 +15,7 @@ from app.extensions import db
 from tests.support.accounts import PASSWORD, issue_token
 from tests.support.sockets import (
     GENERAL_TOPIC,
+    NO_STAFF,
     assert_error,
     assert_no_events,
     assert_refused,
@@ -24,6 +25,7 @@ from tests.support.sockets import (
     events,
     join,
     ok,
+    owned,
     room_list,
     say,
     user_id,
@@ -189,6 +191,7 @@ def test_rooms_lists_the_seeded_general_room(connect):
                 "online": 0,
                 "last_message_id": None,
                 "kind": "public",
+                **NO_STAFF,
             }
         ],
         "next": None,
@@ -211,16 +214,38 @@ def test_rooms_sorted_with_online_counts_and_last_ids(connect):
     ack = ok(call(alice1, "rooms", {}))
     assert [room["name"] for room in ack["rooms"]] == ["alpha", "general", "m-1", "zeta"]
     assert ack["rooms"] == [
-        {"name": "alpha", "topic": "", "online": 1, "last_message_id": 2, "kind": "public"},
+        {
+            "name": "alpha",
+            "topic": "",
+            "online": 1,
+            "last_message_id": 2,
+            "kind": "public",
+            **owned("bob"),
+        },
         {
             "name": "general",
             "topic": GENERAL_TOPIC,
             "online": 2,
             "last_message_id": 1,
             "kind": "public",
+            **NO_STAFF,
         },
-        {"name": "m-1", "topic": "", "online": 1, "last_message_id": None, "kind": "public"},
-        {"name": "zeta", "topic": "", "online": 1, "last_message_id": None, "kind": "public"},
+        {
+            "name": "m-1",
+            "topic": "",
+            "online": 1,
+            "last_message_id": None,
+            "kind": "public",
+            **owned("bob"),
+        },
+        {
+            "name": "zeta",
+            "topic": "",
+            "online": 1,
+            "last_message_id": None,
+            "kind": "public",
+            **owned("bob"),
+        },
     ]
 
     # Two tabs of alice are one user: leaving with one tab keeps her online.
@@ -259,7 +284,7 @@ def test_join_general_ack_shape(connect):
     ack = join(alice)
     assert ack == {
         "ok": True,
-        "room": {"name": "general", "topic": GENERAL_TOPIC, "kind": "public"},
+        "room": {"name": "general", "topic": GENERAL_TOPIC, "kind": "public", **NO_STAFF},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -275,7 +300,7 @@ def test_join_creates_a_public_room(connect):
     ack = join(alice, "team-42")
     assert ack == {
         "ok": True,
-        "room": {"name": "team-42", "topic": "", "kind": "public"},
+        "room": {"name": "team-42", "topic": "", "kind": "public", **owned("alice", "owner")},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -286,6 +311,7 @@ def test_join_creates_a_public_room(connect):
         "online": 1,
         "last_message_id": None,
         "kind": "public",
+        **owned("alice"),
     }
 
 
@@ -293,7 +319,7 @@ def test_join_creates_a_public_room(connect):
 def test_join_accepts_valid_public_names(connect, room):
     alice = connect("alice")
     ack = join(alice, room)
-    assert ack["room"] == {"name": room, "topic": "", "kind": "public"}
+    assert ack["room"] == {"name": room, "topic": "", "kind": "public", **owned("alice", "owner")}
     assert room in room_list(alice)
 
 
@@ -638,7 +664,7 @@ def test_private_room_members_can_use_it(private_room):
     ack = join(alice, room)
     assert ack == {
         "ok": True,
-        "room": {"name": room, "topic": "", "kind": "dm", "with": "bob"},
+        "room": {"name": room, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -666,6 +692,7 @@ def test_private_rooms_are_listed_to_their_members_only(private_room):
         "last_message_id": 1,
         "kind": "dm",
         "with": "bob",
+        **NO_STAFF,
     }
 
 

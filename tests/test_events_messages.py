@@ -18,6 +18,7 @@ from tests.support.sockets import (
     events,
     join,
     ok,
+    owned,
     room_list,
     say,
     user_id,
@@ -499,6 +500,7 @@ def test_history_of_a_missing_public_room_is_not_found(connect):
         "name": "no-such-room",
         "topic": "",
         "kind": "public",
+        **owned("alice", "owner"),
     }
     assert ok(call(alice, "history", {"room": "no-such-room"}))["messages"] == []
 

@@ -64,7 +64,9 @@ PUBLIC_ROOM = re.compile(r"[a-z0-9_-]{1,64}")
 PRIVATE_ROOM = re.compile(r"(dm|pair):[a-z0-9_.:-]{1,64}")
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
-ROOM_KEYS = {"name", "topic", "online", "last_message_id", "kind"}
+# docs/protocol.md "Moderation": who runs the room, and the caller's role there
+STAFF_KEYS = {"owner", "moderators", "role"}
+ROOM_KEYS = {"name", "topic", "online", "last_message_id", "kind"} | STAFF_KEYS
 # The error codes each event may answer with (docs/protocol.md); `internal` is never wanted.
 DOCUMENTED_ERRORS = {
     "rooms": {"invalid", "unauthorized"},
@@ -802,7 +804,7 @@ class Harness:
                 )
         elif event == "join":
             assert set(ack) == {"ok", "room", "members", "messages", "has_more"}, ack
-            assert set(ack["room"]) == {"name", "topic", "kind"}, ack
+            assert set(ack["room"]) == {"name", "topic", "kind"} | STAFF_KEYS, ack
             assert ack["room"]["name"] == room, ack
             assert isinstance(ack["room"]["topic"], str), ack
             members = sorted(

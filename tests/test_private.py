@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.support.sockets import (
+    NO_STAFF,
     assert_error,
     assert_no_events,
     call,
@@ -147,7 +148,7 @@ def test_dm_opens_the_private_room_and_tells_every_connection_of_the_other_user(
     ack = open_dm(alice, "bob")
     assert ack == {
         "ok": True,
-        "room": {"name": name, "topic": "", "kind": "dm", "with": "bob"},
+        "room": {"name": name, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
@@ -165,12 +166,12 @@ def test_dm_is_the_same_room_both_ways_and_every_time(connect, app):
     assert open_dm(alice, "bob")["room"]["name"] == name
     assert open_dm(alice, "bob")["room"]["name"] == name  # again: same room, still fine
     back = open_dm(bob, "alice")
-    assert back["room"] == {"name": name, "topic": "", "kind": "dm", "with": "alice"}
+    assert back["room"] == {"name": name, "topic": "", "kind": "dm", "with": "alice", **NO_STAFF}
     assert back["members"] == ["alice", "bob"]
     assert events(alice, "dm_opened") == [{"room": name, "user": "bob"}]
 
     joined = join(bob, name)
-    assert joined["room"] == {"name": name, "topic": "", "kind": "dm", "with": "alice"}
+    assert joined["room"] == {"name": name, "topic": "", "kind": "dm", "with": "alice", **NO_STAFF}
     assert joined["members"] == ["alice", "bob"]
 
 
@@ -196,6 +197,7 @@ def test_dm_rooms_are_listed_for_their_two_members_after_public_rooms(connect, a
             "last_message_id": hello["id"],
             "kind": "dm",
             "with": "bob",
+            **NO_STAFF,
         },
         {
             "name": dm_name(app, "alice", "zoe"),
@@ -204,6 +206,7 @@ def test_dm_rooms_are_listed_for_their_two_members_after_public_rooms(connect, a
             "last_message_id": None,
             "kind": "dm",
             "with": "zoe",
+            **NO_STAFF,
         },
     ]
 
@@ -703,7 +706,7 @@ def test_an_outsider_cannot_claim_a_private_name_before_its_owners(connect, app)
 
     # The owners get their own, empty room under that name; carol still cannot get in.
     ack = open_dm(alice, "bob")
-    assert ack["room"] == {"name": name, "topic": "", "kind": "dm", "with": "bob"}
+    assert ack["room"] == {"name": name, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF}
     assert ack["members"] == ["alice"]
     assert ack["messages"] == []
     assert_error(call(carol, "join", {"room": name}), "forbidden")
@@ -756,6 +759,7 @@ def test_joining_a_pair_room_says_whether_the_chat_is_still_on(connect):
         "kind": "pair",
         "with": alias(bob, room, "alice"),
         "active": True,
+        **NO_STAFF,
     }
     leave_partner(alice)
     # bob's page was away when partner_left went out: its rejoin tells it the chat ended

@@ -40,7 +40,11 @@ def test_timestamps_are_utc_with_milliseconds():
 
 def test_a_rooms_page_lists_with_only_for_dms():
     page = models.RoomsPage(
-        [models.ListedRoom(GENERAL, 3), models.ListedRoom(DM, 1, "bob")], next_after="general"
+        [
+            models.ListedRoom(GENERAL, 3, None, "olga", ("carol", "Dan"), "moderator"),
+            models.ListedRoom(DM, 1, "bob"),
+        ],
+        next_after="general",
     )
     assert wire.rooms_ack(page) == {
         "rooms": [
@@ -50,6 +54,9 @@ def test_a_rooms_page_lists_with_only_for_dms():
                 "online": 3,
                 "last_message_id": 7,
                 "kind": "public",
+                "owner": "olga",
+                "moderators": ["carol", "Dan"],
+                "role": "moderator",
             },
             {
                 "name": "dm:3-7",
@@ -58,6 +65,9 @@ def test_a_rooms_page_lists_with_only_for_dms():
                 "last_message_id": None,
                 "kind": "dm",
                 "with": "bob",
+                "owner": None,
+                "moderators": [],
+                "role": "member",
             },
         ],
         "next": "general",
@@ -65,10 +75,27 @@ def test_a_rooms_page_lists_with_only_for_dms():
 
 
 def test_a_joined_rooms_object_by_kind():
-    public = models.RoomSummary("general", "Say hello", "public", False)
-    assert wire.room(public) == {"name": "general", "topic": "Say hello", "kind": "public"}
+    public = models.RoomSummary(
+        "general", "Say hello", "public", False, owner=None, moderators=("carol",), role="owner"
+    )
+    assert wire.room(public) == {
+        "name": "general",
+        "topic": "Say hello",
+        "kind": "public",
+        "owner": None,
+        "moderators": ["carol"],
+        "role": "owner",
+    }
     dm = models.RoomSummary("dm:3-7", "", "dm", True, "bob")
-    assert wire.room(dm) == {"name": "dm:3-7", "topic": "", "kind": "dm", "with": "bob"}
+    assert wire.room(dm) == {
+        "name": "dm:3-7",
+        "topic": "",
+        "kind": "dm",
+        "with": "bob",
+        "owner": None,
+        "moderators": [],
+        "role": "member",
+    }
     # a private room whose other member is gone still says `with`, as null
     alone = models.RoomSummary("dm:3-7", "", "dm", True, None)
     assert wire.room(alone)["with"] is None
@@ -79,6 +106,9 @@ def test_a_joined_rooms_object_by_kind():
         "kind": "pair",
         "with": "cat",
         "active": False,
+        "owner": None,
+        "moderators": [],
+        "role": "member",
     }
 
 
@@ -127,6 +157,45 @@ def test_every_broadcast_has_its_name_and_fields():
     )
     assert wire.event(models.PartnerLeft("pair:ab")) == ("partner_left", {"room": "pair:ab"})
     assert wire.event(models.AccountSuspended()) == ("account_suspended", {})
+
+
+def test_the_moderation_events_have_the_protocols_fields():
+    summary = models.RoomSummary(
+        "lobby", "Be nice", "public", False, owner="olga", moderators=("carol",), role="owner"
+    )
+    # room_updated goes to everyone in the room: no one's role in it
+    assert wire.event(models.RoomUpdated(summary)) == (
+        "room_updated",
+        {
+            "room": {
+                "name": "lobby",
+                "topic": "Be nice",
+                "kind": "public",
+                "owner": "olga",
+                "moderators": ["carol"],
+            }
+        },
+    )
+    assert wire.event(models.Kicked("lobby", "carol", None)) == (
+        "kicked",
+        {"room": "lobby", "by": "carol", "reason": None, "banned": False, "until": None},
+    )
+    until = datetime(2026, 12, 2, 10, 0, 0)
+    assert wire.event(models.Kicked("lobby", "carol", "spam", banned=True, until=until)) == (
+        "kicked",
+        {
+            "room": "lobby",
+            "by": "carol",
+            "reason": "spam",
+            "banned": True,
+            "until": "2026-12-02T10:00:00.000Z",
+        },
+    )
+    assert wire.event(models.Muted("lobby", "carol", until, None)) == (
+        "muted",
+        {"room": "lobby", "by": "carol", "until": "2026-12-02T10:00:00.000Z", "reason": None},
+    )
+    assert wire.event(models.Unmuted("lobby")) == ("unmuted", {"room": "lobby"})
 
 
 def test_the_server_events_are_the_ones_the_protocol_lists():

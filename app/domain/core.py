@@ -10,6 +10,7 @@ from .limits import Limits
 from .models import Identity, Message, Room
 from .ports import Ports
 from .presence import PresenceCoalescer
+from .standing import Standing
 
 
 class Core:
@@ -30,6 +31,8 @@ class Core:
             sids_of=ports.presence.sids_of,
         )
         self.aliases = AliasBook(ports.alias_key)
+        # roles and sanctions in public rooms (who runs them, who is banned or muted)
+        self.standing = Standing(ports)
 
     def identity(self, sid: str) -> Identity:
         """Who is behind `sid`; `unauthorized` when no one is, their token has expired, or

@@ -23,6 +23,9 @@ class MessageService:
             # a user taken out of a DM by a block learns why (blocks are checked in _store)
             if rules.is_private_room_name(room_name):
                 self.core.require_private_member(identity, room_name, speaking=True)
+            elif (banned_from := self.ports.repository.known_room(room_name)) is not None:
+                # a kicked, banned user learns why rather than "join first"
+                self.core.standing.refuse_if_banned(identity, banned_from)
             self.core.require_in_room(sid, room_name)
         room = self.ports.repository.known_room(room_name)
         if room is None:  # deleted while the connection sat in it
@@ -76,12 +79,18 @@ class MessageService:
             if original is None:
                 raise
             return self.core.shown(room.name, [original])[0], False
+        # bans and mutes are checked by the store itself, in the statement that stores
+        sanctions_at = None if room.private else self.core.standing.now()
         with self.ports.locks(room.name):
             # a retry (same client_id) comes back as the stored original, not stored again
-            message, created = repository.add_message(room, identity, text, client_id, now)
-            message = self.core.shown(room.name, [message])[0]
-            if created:
-                self.ports.broadcaster.message(message)
+            stored = repository.add_message(room, identity, text, client_id, now, sanctions_at)
+            if stored is not None:
+                message, created = stored
+                message = self.core.shown(room.name, [message])[0]
+                if created:
+                    self.ports.broadcaster.message(message)
+        if stored is None:  # banned or muted: why, read outside the room's lock
+            raise self.core.standing.post_refusal(identity, room)
         return message, created
 
     def _check_private_post(self, identity: Identity, room: Room) -> Pairing | None:
@@ -101,6 +110,10 @@ class MessageService:
         self.core.require_private_member(identity, room_name, speaking=True)
         self.core.require_in_room(sid, room_name)
         self.core.throttle.bucket(identity.user_id, "typing")
+        if not rules.is_private_room_name(room_name):
+            room = self.ports.repository.known_room(room_name)
+            if room is not None:  # one indexed read: typing is never stored, so no statement
+                self.core.standing.refuse_if_silenced(identity, room)
         self.ports.broadcaster.to_room(
             TypingChanged(room_name, self.core.name_in(room_name, identity), typing),
             self.ports.presence.sids_of(identity.user_id),

@@ -71,6 +71,10 @@ class RoomSummary:
     private: bool
     with_user: str | None = None
     active: bool | None = None
+    # who runs a public room (None and () in private rooms), and the viewer's role there
+    owner: str | None = None
+    moderators: tuple[str, ...] = ()
+    role: str = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,9 @@ class ListedRoom:
     room: Room
     online: int
     with_user: str | None = None
+    owner: str | None = None
+    moderators: tuple[str, ...] = ()
+    role: str = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +154,44 @@ class AccountSuspended:
     """Sent to every connection of a user just suspended, right before it is closed."""
 
 
+@dataclass(frozen=True, slots=True)
+class RoomUpdated:
+    """A public room's topic or staff changed (`room`: its summary; its role is not sent)."""
+
+    summary: RoomSummary
+
+    @property
+    def room(self) -> str:
+        return self.summary.name
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    """The recipient was kicked (or, `banned`, banned until `until`; None: until lifted)."""
+
+    room: str
+    by: str
+    reason: str | None
+    banned: bool = False
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Muted:
+    room: str
+    by: str
+    until: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmuted:
+    room: str
+
+
 # Sent to a room's subscribers (besides messages), and to chosen connections.
-RoomChange = PresenceChanged | TypingChanged
-Notice = DmOpened | PartnerFound | PartnerLeft | AccountSuspended
+RoomChange = PresenceChanged | TypingChanged | RoomUpdated
+Notice = DmOpened | PartnerFound | PartnerLeft | AccountSuspended | Kicked | Muted | Unmuted
 
 
 def utc_now() -> datetime:
@@ -183,3 +225,12 @@ class NewReport:
     room: str | None = None
     message_id: int | None = None
     context: tuple[Message, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """A ban or mute of a user in a public room, until `until` (naive UTC; None: until lifted)."""
+
+    kind: str  # "ban" | "mute"
+    until: datetime | None
+    reason: str | None = None

@@ -17,6 +17,7 @@ from .models import (
     Pairing,
     Room,
     RoomChange,
+    Sanction,
     Seat,
     utc_now,
 )
@@ -53,10 +54,18 @@ class ChatRepository(Protocol):
         ...
 
     def add_message(
-        self, room: Room, user: Identity, text: str, client_id: str | None, now: datetime
-    ) -> tuple[Message, bool]:
+        self,
+        room: Room,
+        user: Identity,
+        text: str,
+        client_id: str | None,
+        now: datetime,
+        unless_sanctioned_at: datetime | None = None,
+    ) -> tuple[Message, bool] | None:
         """Assign the room's next id and commit; returns only once the message is durable.
-        A `client_id` this user already used in this room returns that message and False."""
+        A `client_id` this user already used in this room returns that message and False.
+        With `unless_sanctioned_at`: None, nothing stored, when the user has a ban or mute in
+        the room that is still on at that time (checked in the same statement)."""
         ...
 
     def find_by_client_id(self, room: Room, user_id: int, client_id: str) -> Message | None: ...
@@ -108,6 +117,41 @@ class ReportStore(Protocol):
 class AuditLog(Protocol):
     def record(self, entry: AuditRecord) -> None:
         """Store one moderation or admin action (committed before it returns)."""
+        ...
+
+
+class ModerationRepository(Protocol):
+    """Who runs public rooms (owners, moderators, admins) and who is banned or muted there."""
+
+    def is_admin(self, user_id: int) -> bool: ...
+    def owner_of(self, room: Room) -> int | None:
+        """The id of the user who created the room, if any."""
+        ...
+
+    def is_moderator(self, room: Room, user_id: int) -> bool: ...
+    def staff(
+        self, room_ids: list[int], viewer_id: int | None = None
+    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool]:
+        """Per room id: the owner's username (or None) and the moderators' usernames sorted
+        ignoring case; and whether `viewer_id` is an admin. One round trip, whatever the
+        number of rooms."""
+        ...
+
+    def set_moderator(self, room: Room, user_id: int, moderator: bool) -> None: ...
+    def set_topic(self, room: Room, topic: str) -> None: ...
+    def sanction(
+        self,
+        room: Room,
+        user_id: int,
+        sanction: Sanction,
+        by_user_id: int | None,
+    ) -> None:
+        """Store a ban or mute, replacing the user's earlier one of that kind in the room."""
+        ...
+
+    def lift(self, room: Room, user_id: int, kind: str) -> None: ...
+    def sanctions(self, room: Room, user_id: int, now: datetime) -> list[Sanction]:
+        """The user's bans and mutes in the room still on at `now`."""
         ...
 
 
@@ -211,6 +255,7 @@ class Ports:
     scheduler: Scheduler
     audit: AuditLog
     reports: ReportStore
+    moderation: ModerationRepository
     # when a message is stored (naive UTC); and now in epoch seconds (token expiry, windows)
     clock: Callable[[], datetime] = utc_now
     wall_clock: Callable[[], float] = time.time

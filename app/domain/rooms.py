@@ -24,7 +24,13 @@ class RoomService:
         if after is None:
             listed += repository.direct_rooms_of(identity.user_id)
         online = self.ports.presence.online_counts([room.name for room, _ in listed])
-        rooms = [ListedRoom(room, online.get(room.name, 0), other) for room, other in listed]
+        standing = self.core.standing
+        staff, admin = standing.staff([room for room, _ in listed], identity)
+        rooms = []
+        for room, other in listed:
+            owner, moderators = staff[room.name]
+            role = standing.role(room, identity.username, owner, moderators, admin)
+            rooms.append(ListedRoom(room, online.get(room.name, 0), other, owner, moderators, role))
         return RoomsPage(rooms, public[limit - 1].name if more else None)
 
     def summary(self, room: Room, identity: Identity) -> RoomSummary:
@@ -40,7 +46,21 @@ class RoomService:
             # a page coming back after the pair ended learns it here, not on its next send
             pairing = self.ports.pairs.pairing_of(identity.user_id)
             active = pairing is not None and pairing.room == room.name
-        return RoomSummary(room.name, room.topic, room.kind, room.private, with_user, active)
+        standing = self.core.standing
+        staff, admin = standing.staff([room], identity)
+        owner, moderators = staff[room.name]
+        role = standing.role(room, identity.username, owner, moderators, admin)
+        return RoomSummary(
+            room.name,
+            room.topic,
+            room.kind,
+            room.private,
+            with_user,
+            active,
+            owner,
+            moderators,
+            role,
+        )
 
     def join(self, sid: str, room_name: str, since: int | None = None) -> JoinResult:
         """Enter a room (a public one is created if new): the latest page of its messages, or
@@ -49,6 +69,7 @@ class RoomService:
         room = self.core.room_for(identity, rules.check_room_name(room_name), create=True)
         if room.kind == "dm":
             self.core.refuse_if_blocked(identity, room)
+        self.core.standing.refuse_if_banned(identity, room)
         ports, limits = self.ports, self.core.limits
         # Under the room lock no message can be stored without also being broadcast, so
         # the page read here and the broadcasts that follow neither overlap nor leave a gap.

@@ -134,3 +134,37 @@ def blocked() -> ChatError:
     """The refusal of a DM (opening, joining, speaking) between users where one blocked the
     other."""
     return ChatError(FORBIDDEN, "One of you has blocked the other.")
+
+
+MAX_TOPIC_LENGTH = 200
+MAX_REASON_LENGTH = 500
+MAX_SANCTION_MINUTES = 525600  # a year
+
+
+def check_topic(topic: str) -> str:
+    """A room topic: trimmed, 0-200 characters, no control characters."""
+    topic = topic.strip()
+    if len(topic) > MAX_TOPIC_LENGTH:
+        raise ChatError(INVALID, f"Topics are at most {MAX_TOPIC_LENGTH} characters.")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in topic):
+        raise ChatError(INVALID, "Topics must not contain control characters.")
+    return topic
+
+
+def check_reason(reason: str | None) -> str | None:
+    """A moderation reason: trimmed, 0-500 characters (empty counts as none)."""
+    if reason is None:
+        return None
+    reason = reason.strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ChatError(INVALID, f"Reasons are at most {MAX_REASON_LENGTH} characters.")
+    if "\x00" in reason or not _is_utf8(reason):
+        raise ChatError(INVALID, "The reason contains a NUL character or a lone surrogate.")
+    return reason or None
+
+
+def check_minutes(minutes: int | None) -> int | None:
+    """How long a ban or mute lasts: 1-525600 minutes (a year), or None."""
+    if minutes is not None and not 1 <= minutes <= MAX_SANCTION_MINUTES:
+        raise ChatError(INVALID, f"minutes is 1-{MAX_SANCTION_MINUTES}.")
+    return minutes

@@ -7,6 +7,7 @@ from .core import Core
 from .direct import DirectService
 from .limits import Limits
 from .messages import MessageService
+from .moderation import ModerationService
 from .ports import Ports, RoomLocks
 from .reports import ReportService
 from .rooms import RoomService
@@ -24,6 +25,7 @@ class ChatServices:
     strangers: StrangerService
     ports: Ports
     reports: ReportService
+    moderation: ModerationService
 
     @classmethod
     def build(cls, ports: Ports, limits: Limits | None = None) -> "ChatServices":
@@ -39,6 +41,7 @@ class ChatServices:
             strangers=strangers,
             ports=ports,
             reports=ReportService(core, strangers),
+            moderation=ModerationService(core, rooms),
         )
 
     @property

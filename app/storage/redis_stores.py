@@ -270,6 +270,14 @@ class RedisPresenceStore:
         user_left = self._exit(keys=self._membership_keys(sid, room), args=[room])
         return user_left == 1
 
+    def forget_local(self, sid: str, room: str) -> None:
+        """Another process took this process's connection `sid` out of `room` (in Redis
+        already): drop it from what this process keeps in memory."""
+        with self._lock:
+            rooms = self._rooms.get(sid)
+            if rooms is not None:
+                rooms.discard(room)
+
     def in_room(self, sid: str, room: str) -> bool:
         rooms = self._rooms.get(sid)
         if rooms is not None and room in rooms:

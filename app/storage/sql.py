@@ -251,9 +251,10 @@ class SqlChatRepository:
         text: str,
         client_id: str | None,
         now: datetime,
-    ) -> tuple[domain.Message, bool]:
+        unless_sanctioned_at: datetime | None = None,
+    ) -> tuple[domain.Message, bool] | None:
         try:
-            seq = self._insert_message(room, user, text, client_id, now)
+            seq = self._insert_message(room, user, text, client_id, now, unless_sanctioned_at)
         except self.engine.dialect.dbapi.IntegrityError:
             # (room, user, client_id) is unique: a retry of a stored message. The rollback
             # also took back the counter, so ids stay gapless.
@@ -261,6 +262,8 @@ class SqlChatRepository:
             if original is None:
                 raise
             return original, False
+        if seq is None:  # banned or muted: nothing stored
+            return None
         return domain.Message(seq, room.name, user.username, text, now, client_id), True
 
     def _insert_message(
@@ -270,20 +273,34 @@ class SqlChatRepository:
         text: str,
         client_id: str | None,
         now: datetime,
-    ) -> int:
-        """Bump the room's counter and insert the message in one committed transaction.
+        unless_sanctioned_at: datetime | None,
+    ) -> int | None:
+        """Bump the room's counter and insert the message in one committed transaction;
+        None (nothing stored) when `unless_sanctioned_at` finds the user banned or muted.
 
         On a pooled driver connection of its own rather than the ORM session: a Session, its
         transaction and its teardown cost more CPU per message than both statements did
-        (docs/performance.md, History). Nothing else runs in this transaction."""
+        (docs/performance.md, History). Nothing else runs in this transaction. The sanction
+        check rides in the counter's UPDATE: no round trip more per message, and a ban made
+        by any process holds from its commit on."""
         statements = self._statements
         connection = self.engine.raw_connection()
         try:
             try:
                 cursor = connection.cursor()
                 try:
-                    cursor.execute(statements.bump, (room.id,))
-                    (seq,) = cursor.fetchone()
+                    if unless_sanctioned_at is None:
+                        cursor.execute(statements.bump, (room.id,))
+                    else:
+                        at = statements.timestamp(unless_sanctioned_at)
+                        cursor.execute(
+                            statements.guarded_bump, (room.id, room.id, user.user_id, at)
+                        )
+                    row = cursor.fetchone()
+                    if row is None:
+                        connection.rollback()
+                        return None
+                    (seq,) = row
                     cursor.execute(
                         statements.insert,
                         (room.id, seq, user.user_id, text, client_id, statements.timestamp(now)),
@@ -340,6 +357,13 @@ class SqlChatRepository:
 _BUMP_COUNTER = (
     "UPDATE rooms SET last_message_id = last_message_id + 1 WHERE id = ? RETURNING last_message_id"
 )
+# The same, unless the user has a ban or mute in the room that is still on (a primary-key
+# probe of room_sanctions, in the statement the message takes anyway)
+_GUARDED_BUMP = (
+    "UPDATE rooms SET last_message_id = last_message_id + 1 WHERE id = ? AND NOT EXISTS "
+    "(SELECT 1 FROM room_sanctions WHERE room_id = ? AND user_id = ? "
+    "AND (until IS NULL OR until > ?)) RETURNING last_message_id"
+)
 _INSERT_MESSAGE = (
     "INSERT INTO messages (room_id, seq, user_id, text, client_id, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -358,6 +382,7 @@ class _MessageSql:
         # written with qmark placeholders (SQLite); psycopg's are %s
         placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         self.bump = _BUMP_COUNTER.replace("?", placeholder)
+        self.guarded_bump = _GUARDED_BUMP.replace("?", placeholder)
         self.insert = _INSERT_MESSAGE.replace("?", placeholder)
         # the column type's own conversion, so rows read back exactly as the ORM wrote them
         column_type = Message.__table__.c.created_at.type.dialect_impl(dialect)

@@ -40,6 +40,9 @@ class OrderedRedisManager(socketio.RedisManager):
         self.read_back = read_back
         self.on_start = on_start
         self.sequencer = RoomSequencer()
+        # told (sid, room) when another process takes a connection of this one out of a chat
+        # room (a kick, a block): the presence store forgets what it kept of it in memory
+        self.on_remote_leave: Callable[[str, str], None] | None = None
 
     def initialize(self) -> None:
         """Runs on the first connection: subscribe before that client's events are handled,
@@ -59,6 +62,18 @@ class OrderedRedisManager(socketio.RedisManager):
 
     def forget(self, room: str, sid: str) -> None:
         self.sequencer.forget(room, sid)
+
+    def _handle_leave_room(self, message: dict) -> None:
+        super()._handle_leave_room(message)
+        sid, channel = message.get("sid"), message.get("room")
+        if not (isinstance(channel, str) and channel.startswith(CHANNEL_PREFIX)):
+            return
+        if not self.is_connected(sid, message.get("namespace") or NAMESPACE):
+            return  # a connection of another process: its own process forgets it
+        room = channel.removeprefix(CHANNEL_PREFIX)
+        self.sequencer.forget(room, sid)
+        if self.on_remote_leave is not None:
+            self.on_remote_leave(sid, room)
 
     def _handle_emit(self, message: dict) -> None:
         channel = message.get("room")

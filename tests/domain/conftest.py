@@ -14,10 +14,14 @@ from app.domain.models import (
     AccountSuspended,
     DmOpened,
     Identity,
+    Kicked,
+    Muted,
     PartnerFound,
     PartnerLeft,
     PresenceChanged,
+    RoomUpdated,
     TypingChanged,
+    Unmuted,
 )
 from app.domain.ports import Ports
 from app.domain.services import ChatServices
@@ -29,6 +33,7 @@ from app.storage.memory import (
     StripedRoomLocks,
 )
 from app.storage.models import Base
+from app.storage.moderation import SqlModerationRepository
 from app.storage.redis_stores import RedisPairStore, RedisPresenceStore, RedisRateLimiter
 from app.storage.reports import SqlReports
 from app.storage.sql import SqlAccountRepository, SqlChatRepository
@@ -59,13 +64,18 @@ class RecordingBroadcaster:
             self.sent.append(
                 ("presence", change.room, change.user, change.status, tuple(skip_sids))
             )
+        elif isinstance(change, RoomUpdated):
+            self.sent.append(("room_updated", change.room, change.summary, tuple(skip_sids)))
         else:
             assert isinstance(change, TypingChanged)
             skipped = tuple(sorted(skip_sids))
             self.sent.append(("typing", change.room, change.user, change.typing, skipped))
 
     def notify(self, sids, notice):
-        assert isinstance(notice, DmOpened | PartnerFound | PartnerLeft | AccountSuspended)
+        assert isinstance(
+            notice,
+            DmOpened | PartnerFound | PartnerLeft | AccountSuspended | Kicked | Muted | Unmuted,
+        )
         for sid in sorted(sids):
             self.sent.append((type(notice).__name__, sid, notice))
 
@@ -166,6 +176,7 @@ def ports(session, broadcaster, clock, scheduler, stores):
         scheduler=scheduler,
         audit=SqlAuditLog(session),
         reports=SqlReports(session),
+        moderation=SqlModerationRepository(session),
         wall_clock=clock,
     )
 

@@ -303,7 +303,8 @@ def test_a_joined_room_is_summarised_as_its_user_sees_it(chat, connected):
     connected("a1", "amy")
     connected("b1", "ben")
     public = chat.rooms.join("a1", "general").room
-    assert public == RoomSummary("general", "", "public", False)
+    # amy's join created the room here, so she owns it
+    assert public == RoomSummary("general", "", "public", False, owner="amy", role="owner")
     dm = chat.direct.open("a1", "ben").room
     assert (dm.kind, dm.private, dm.with_user, dm.active) == ("dm", True, "ben", None)
     chat.strangers.find_partner("a1")

@@ -21,6 +21,11 @@ SERVER_EVENTS = (
     "partner_found",
     "partner_left",
     "account_suspended",
+    # moderation (docs/protocol.md "Moderation")
+    "room_updated",
+    "kicked",
+    "muted",
+    "unmuted",
 )
 
 

@@ -21,8 +21,17 @@ ERROR_CODES = {
     "too_large",
     "internal",
 }
+# A room's staff fields (docs/protocol.md "Moderation") when nobody owns or moderates it, as a
+# member sees them: also what every private room says.
+NO_STAFF = {"owner": None, "moderators": [], "role": "member"}
 MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def owned(owner: str, role: str = "member") -> dict:
+    """The staff fields of a room `owner` created (no moderators), as someone of `role` sees
+    them."""
+    return {"owner": owner, "moderators": [], "role": role}
 
 
 def ok(ack) -> dict:

@@ -4,6 +4,7 @@ import { COUNT_FROM, TEXT_LIMIT, TYPING_IDLE_MS, TYPING_REFRESH_MS } from "./con
 import { $, composer } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { isPinned, scrollToBottom } from "./messages.js";
+import { isMuted, mutedPlaceholder } from "./moderation.js";
 import { queueMessage } from "./outbox.js";
 import { activeRoom, place, rooms, state, stranger, typing } from "./state.js";
 import { number, seconds, serverLength, serverTrim } from "./text.js";
@@ -81,10 +82,11 @@ function typed() {
 /** The box and Send: open for the room on screen, and a placeholder that says where to. */
 export function renderComposer() {
   const r = activeRoom();
-  const open = Boolean(r) && !r.ended;
+  const open = Boolean(r) && !r.ended && !isMuted(r);
   composer.disabled = !open;
   $("send-form").querySelector("button").disabled = !open;
   if (r?.ended) composer.placeholder = "This chat has ended";
+  else if (isMuted(r)) composer.placeholder = mutedPlaceholder(r);
   else if (!r && state.view === "stranger") {
     composer.placeholder = stranger.status === "waiting" ? "Waiting for someone…" : "Press Start to talk to a stranger";
   } else if (!r) composer.placeholder = "Join a room to chat";

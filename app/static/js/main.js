@@ -14,6 +14,7 @@ import { bindErrors } from "./errors.js";
 import { bindLayout, show } from "./layout.js";
 import { clearTyping, presenceChanged, renderTyping, typingChanged } from "./members.js";
 import { bindMessages, messageReceived, renderNotifyButton } from "./messages.js";
+import { bindModeration, kicked, muted, roomUpdated, unmuted } from "./moderation.js";
 import { bindOutbox, pump, showPending } from "./outbox.js";
 import { askForPartner, bindPrivate, dmOpened, partnerFound, partnerLeft } from "./private.js";
 import { bindRooms, fetchRooms, joinRoom } from "./rooms.js";
@@ -70,6 +71,10 @@ const handlers = {
   partner_found: partnerFound,
   partner_left: partnerLeft,
   account_suspended: accountSuspended,
+  room_updated: roomUpdated,
+  kicked,
+  muted,
+  unmuted,
 };
 for (const [event, handler] of Object.entries(handlers)) socket.on(event, handler);
 
@@ -83,6 +88,7 @@ bindOutbox();
 bindErrors();
 bindPrivate();
 bindLayout();
+bindModeration();
 
 // ---- start: the rooms, stranger chat and unsent messages kept from before, then connect ----
 

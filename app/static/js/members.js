@@ -2,6 +2,7 @@
 import { TYPING_STALE_MS } from "./constants.js";
 import { $, avatar, element, nodes, userText, words } from "./dom.js";
 import { addNotice } from "./messages.js";
+import { memberControls, renderModeration } from "./moderation.js";
 import { openDm, renderStranger } from "./private.js";
 import { renderRooms } from "./sidebar.js";
 import { activeRoom, rooms, selfIn, state, stranger } from "./state.js";
@@ -29,12 +30,14 @@ export function renderMembers() {
       if (name === selfIn(r)) li.append(element("span", "you", "(you)"));
       // no DM with the other member of a DM, nor with a stranger (by alias: not_found)
       else if (r.kind === "public") li.append(dmButton(name));
+      li.append(...memberControls(r, name));
       return li;
     }),
   );
   if (focused) document.querySelector(`.dm-button[data-user="${CSS.escape(focused)}"]`)?.focus();
   $("online-count").textContent = String(members.length);
   $("members-heading").textContent = `Online · ${members.length}`;
+  renderModeration();
 }
 
 /** `presence`: someone's page joined or left a room this page is in. */

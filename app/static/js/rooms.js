@@ -15,6 +15,7 @@ import { renderRoom, show } from "./layout.js";
 import { addMessages } from "./messages.js";
 import { dropPending, pump } from "./outbox.js";
 import { adoptDm, pairEnded } from "./private.js";
+import { applyStaff } from "./moderation.js";
 import { markRead, renderMoreRooms, renderRooms } from "./sidebar.js";
 import {
   directory,
@@ -92,13 +93,14 @@ export function applyJoin(r, ack, since) {
   if (r.kind === "pair" && !r.you && Array.isArray(ack.members) && ack.members.length === 2) {
     r.you = ack.members.find((member) => member !== r.with) ?? null;
   }
+  applyStaff(r, ack.room);
   r.members = sortNames(ack.members);
   if (since === null) r.hasMore = ack.has_more;
   addMessages(r, ack.messages, false);
 }
 
-// Not joined any more: gone from the list, its unsent messages with it.
-function forget(name) {
+/** Not joined any more (left, refused, kicked): gone from the list, its unsent messages with it. */
+export function forget(name) {
   const r = rooms.get(name);
   if (!r) return;
   r.joined = false;

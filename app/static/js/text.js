@@ -132,6 +132,8 @@ export function explain(error, action, where, kind = "public") {
         return `You can't send messages to ${place}: one of you has blocked the other.`;
       }
       if (kind === "pair") return "This chat has ended. Press Start to talk to someone new.";
+      // in a public room: banned, muted, or a role too low; the server's sentence says which
+      if (kind === "public" && error.message) return error.message;
       return `${place} is a private room.`;
     case "not_found":
       if (action === "dm" || action === "block") return `There is no user named ${place}.`;
