@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
+from app.events import HANDLERS
 from app.transport.packets import MAX_JSON_DEPTH
 from tests.support.sockets import ERROR_CODES, Server, events
 
@@ -379,7 +380,7 @@ unknown_names = st.one_of(
     st.sampled_from(["history\u200b", "newListener", "", " ", "\x00", "\ud800"]),
     st.text(max_size=20),
     edge_text,
-).filter(lambda name: name not in EVENTS and name not in RESERVED_NAMES)
+).filter(lambda name: name not in HANDLERS and name not in RESERVED_NAMES)
 non_string_names = st.one_of(
     st.none(),
     st.booleans(),
