@@ -4,6 +4,7 @@ last look, only this process's connections, nothing told twice (docs/protocol.md
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from redis import Redis
@@ -77,12 +78,32 @@ def test_only_users_suspended_since_the_last_look_are_told_and_closed_once(
     assert refused.value.code == "unauthorized"
     chat.connections.charge("a1", "message")
 
-    # the next looks still read bob (inside the margin) but tell him nothing again
+    # the next looks still read bob (inside the margin) but tell him nothing again, without
+    # even looking for his connections
     broadcaster.sent.clear()
+    looked_for = []
+    suspend_here = chat.connections.suspend_here
+    sweep.connections = SimpleNamespace(
+        suspend_here=lambda user_id: looked_for.append(user_id) or suspend_here(user_id)
+    )
     for _ in range(3):
         day.advance(5)
         assert sweep.sweep() == 0
-    assert broadcaster.sent == []
+    assert broadcaster.sent == [] and looked_for == []
+
+
+def test_a_failed_look_is_made_again_from_as_far_back(sweep, accounts, connected, broadcaster, day):
+    bob = connected("b1", "bob")
+    suspend(accounts, bob, day.now)
+    read = accounts.repository.suspended_since
+    accounts.repository.suspended_since = lambda since: 1 / 0  # the database is away
+    day.advance(40)  # longer than the margin
+    with pytest.raises(ZeroDivisionError):
+        sweep.sweep()
+    accounts.repository.suspended_since = read
+    day.advance(40)
+    assert sweep.sweep() == 1
+    assert broadcaster.sent == told_and_closed("b1")
 
 
 def test_a_suspension_committed_after_a_look_it_predates_is_still_seen(
