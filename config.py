@@ -67,6 +67,9 @@ class Config:
     # engine.io heartbeat, whole seconds: a ping every interval; no pong in the timeout closes
     SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
     SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
+    # Seconds between two looks of each process for users suspended meanwhile (by the admin
+    # page of any process or `flask users suspend`), whose connections it then closes; 0: off.
+    SUSPENSION_SWEEP_SECONDS = _env_float("SUSPENSION_SWEEP_SECONDS", 5.0)
     # Seconds a new connection has to complete the Socket.IO connect before it is closed.
     CONNECT_TIMEOUT = _env_float("CONNECT_TIMEOUT", 10.0)
     # Simultaneous Socket.IO connections of one user (all processes together); 0: no cap.
@@ -125,6 +128,8 @@ class TestingConfig(Config):
     SOCKETIO_PING_INTERVAL = 25
     SOCKETIO_PING_TIMEOUT = 20
     CONNECT_TIMEOUT = 10.0
+    # off: most tests build many apps in one process; the sweep's tests turn it on
+    SUSPENSION_SWEEP_SECONDS = 0.0
     MAX_CONNECTIONS_PER_USER = 20
     WTF_CSRF_ENABLED = False
     # Fast hashes keep the suite quick; still real salted hashes checked by werkzeug.

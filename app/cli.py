@@ -89,12 +89,18 @@ def register(app: Flask) -> None:
         click.echo(f"{username} is suspended.")
         if current_app.config.get("REDIS_URL"):
             click.echo(f"Closed {closed} open connection(s).")
-        else:
-            # Without a message queue this process reaches no server's sockets.
+        elif (seconds := current_app.config["SUSPENSION_SWEEP_SECONDS"]) > 0:
+            # Without a message queue this process reaches no server's sockets: each server
+            # finds the suspension in the database on its next sweep and closes them itself.
             click.echo(
-                "Note: REDIS_URL is not set, so this command could not reach a running "
-                "server: their open connections stay until they close (every new sign-in, "
-                "token and connection is refused from now on).",
+                f"Running servers tell and close their open connections within {seconds:g} s "
+                "(SUSPENSION_SWEEP_SECONDS)."
+            )
+        else:
+            click.echo(
+                "Note: REDIS_URL is not set and SUSPENSION_SWEEP_SECONDS is 0, so no running "
+                "server closes their open connections: they stay until they close (every new "
+                "sign-in, token and connection is refused from now on).",
                 err=True,
             )
 

@@ -149,6 +149,7 @@ def on_connect(auth=None):
     if not chat().connections.connect(request.sid, identity, cap):
         log.warning("connection of %s refused: too many connections", identity.username)
         raise ConnectionRefusedError("too_many_connections")
+    current_app.extensions["suspension_sweeper"].start()  # once per process
 
 
 def _authenticate(auth) -> Identity | None:

@@ -19,6 +19,7 @@ from .domain.admin import AdminService
 from .domain.limits import limits_from_settings
 from .domain.ports import PairStore, Ports, PresenceStore, RateLimiter, RoomLocks
 from .domain.services import ChatServices
+from .domain.suspensions import SuspensionSweep
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jsonio import SafeJSONProvider
 from .passwords import WerkzeugHasher
@@ -42,6 +43,7 @@ from .storage.redis_stores import (
 )
 from .storage.reports import SqlReports
 from .storage.sql import SqlAccountRepository, SqlChatRepository
+from .sweeper import SuspensionSweeper
 from .tokens import TokenSigner
 from .transport import (
     AckOrderedRoomLocks,
@@ -132,6 +134,16 @@ def create_app(config_object: type[Config] | object | None = None) -> Flask:
         app.extensions["chat"].connections,
         SqlReportQueue(db.session),
         ports.clock,
+    )
+
+    # closes this process's connections of users suspended by anyone (SUSPENSION_SWEEP_SECONDS)
+    app.extensions["suspension_sweeper"] = SuspensionSweeper(
+        app,
+        socketio,
+        SuspensionSweep(
+            app.extensions["accounts"].repository, app.extensions["chat"].connections, ports.clock
+        ),
+        app.config["SUSPENSION_SWEEP_SECONDS"],
     )
 
     from . import admin, api, auth, cli, main

@@ -118,7 +118,8 @@ def test_cli_suspends_and_unsuspends_with_a_reason(app, users):
     result = cli(app, "suspend", "bob", "--reason", "spam in #general")
     assert result.exit_code == 0, result.output
     assert "bob is suspended." in result.output
-    assert "REDIS_URL is not set" in result.output  # this process reaches no server's sockets
+    # this process reaches no server's sockets, and (the test config) no server sweeps
+    assert "REDIS_URL is not set and SUSPENSION_SWEEP_SECONDS is 0" in result.output
     bob = account(app, "bob")
     assert bob.suspended_at is not None and bob.suspended_reason == "spam in #general"
     result = cli(app, "unsuspend", "bob")
@@ -129,6 +130,18 @@ def test_cli_suspends_and_unsuspends_with_a_reason(app, users):
         (None, "suspend", "bob", None, "spam in #general", {}),
         (None, "unsuspend", "bob", None, None, {}),
     ]
+
+
+def test_cli_says_when_running_servers_close_the_open_connections(server_factory):
+    server = server_factory(SUSPENSION_SWEEP_SECONDS=5.0)  # the default outside the tests
+    server.token("bob")
+    result = cli(server.app, "suspend", "bob")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Running servers tell and close their open connections within 5 s "
+        "(SUSPENSION_SWEEP_SECONDS)." in result.output
+    )
+    assert "Note:" not in result.output
 
 
 @pytest.mark.parametrize(

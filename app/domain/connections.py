@@ -34,7 +34,15 @@ class ConnectionService:
         """The user was just suspended: from now on every event of theirs is `unauthorized`,
         and every connection of theirs, on every process, gets `account_suspended` and is
         closed. Returns how many connections that was."""
-        sids = self.ports.presence.suspend_user(user_id)
+        return self._close_suspended(self.ports.presence.suspend_user(user_id))
+
+    def suspend_here(self, user_id: int) -> int:
+        """`suspend` for the user's connections held by this process that were not told yet
+        (the suspension sweep, app/domain/suspensions.py: each process closes its own, whoever
+        suspended the user, and one suspended through Redis was told already)."""
+        return self._close_suspended(self.ports.presence.suspend_local(user_id))
+
+    def _close_suspended(self, sids: list[str]) -> int:
         if sids:
             self.ports.broadcaster.notify(sids, AccountSuspended())
             self.ports.broadcaster.disconnect(sids)

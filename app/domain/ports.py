@@ -193,6 +193,11 @@ class PresenceStore(Protocol):
         on) and return them."""
         ...
 
+    def suspend_local(self, user_id: int) -> list[str]:
+        """`suspend_user` for this process's own connections of the user only (the
+        suspension sweep: each process closes its own); nothing at all when it has none."""
+        ...
+
 
 class RateLimiter(Protocol):
     def hit(self, key: str, rate: float, burst: int) -> float:

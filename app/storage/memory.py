@@ -103,6 +103,18 @@ class MemoryPresenceStore:
                 self._identities[sid] = replace(self._identities[sid], suspended=True)
             return sids
 
+    def suspend_local(self, user_id: int) -> list[str]:
+        # one process: every connection is local; those marked already were told already
+        with self._lock:
+            sids = [
+                sid
+                for sid in self._sids_of_user.get(user_id, ())
+                if not self._identities[sid].suspended
+            ]
+            for sid in sids:
+                self._identities[sid] = replace(self._identities[sid], suspended=True)
+            return sids
+
 
 class MemoryPairStore:
     def __init__(self):

@@ -25,7 +25,11 @@ class User(Base):
     __tablename__ = "users"
     # what the name looks like (rules.username_skeleton): unique, so no two processes can
     # register lookalikes at once; NULL only for lookalikes registered before migration 0005
-    __table_args__ = (Index("uq_users_username_skeleton", "username_skeleton", unique=True),)
+    # suspended_at: the suspension sweep reads the users suspended since its last look
+    __table_args__ = (
+        Index("uq_users_username_skeleton", "username_skeleton", unique=True),
+        Index("ix_users_suspended_at", "suspended_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32))

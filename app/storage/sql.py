@@ -102,6 +102,14 @@ class SqlAccountRepository:
         self.session.commit()
         return found is not None
 
+    def suspended_since(self, since: datetime) -> list[tuple[int, datetime]]:
+        # a range scan of ix_users_suspended_at: only the few suspended lately are read
+        rows = self.session.execute(
+            select(User.id, User.suspended_at).where(User.suspended_at >= since)
+        ).all()
+        self.session.commit()
+        return [(user_id, at) for user_id, at in rows]
+
     def search(self, text: str, *, offset: int = 0, limit: int = 50) -> list[Account]:
         key = text.strip().casefold()
         statement = select(User)
