@@ -183,18 +183,39 @@ export function isMuted(r) {
   return Boolean(r?.mutedUntil) && r.mutedUntil > Date.now();
 }
 
+/** Close the box of `r` until `end`, and reopen it by itself when that time comes. */
+function muteUntil(r, end) {
+  r.mutedUntil = end.getTime();
+  clearTimeout(r.muteTimer);
+  const wait = r.mutedUntil - Date.now();
+  if (wait < MAX_TIMER_MS) r.muteTimer = setTimeout(() => mutedEnded(r, "Your mute has ended."), Math.max(0, wait));
+  if (r.name === state.active) renderComposer();
+}
+
 /** `muted`: the box of that room is closed until the mute ends, with a notice. */
 export function muted({ room: name, by, until, reason } = {}) {
   const r = rooms.get(name);
   const end = when(until);
   if (!r || !end) return;
-  r.mutedUntil = end.getTime();
-  clearTimeout(r.muteTimer);
-  const wait = r.mutedUntil - Date.now();
-  if (wait < MAX_TIMER_MS) r.muteTimer = setTimeout(() => mutedEnded(r, "Your mute has ended."), Math.max(0, wait));
   const why = reason ? `: ${reason}` : "";
   addNotice(r, words`${by} muted you here until ${shortTime(end)}${why}`);
-  if (r.name === state.active) renderComposer();
+  muteUntil(r, end);
+}
+
+/**
+ * A room object's `muted_until` (join/dm ack, `rooms` entry) onto a joined room: a page that
+ * reloaded, or missed `muted`/`unmuted` while offline, learns its mute here.
+ */
+export function applyMute(r, object) {
+  if (!r || typeof object !== "object" || !object || !("muted_until" in object)) return; // no such field: an older server
+  const end = typeof object.muted_until === "string" ? when(object.muted_until) : null;
+  if (end && end.getTime() > Date.now()) {
+    if (r.mutedUntil === end.getTime()) return; // known already: no second notice
+    addNotice(r, words`You are muted here until ${shortTime(end)}`);
+    muteUntil(r, end);
+  } else if (r.mutedUntil) {
+    mutedEnded(r, "You can write here again.");
+  }
 }
 
 function mutedEnded(r, note) {

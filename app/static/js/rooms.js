@@ -15,7 +15,7 @@ import { renderRoom, show } from "./layout.js";
 import { addMessages } from "./messages.js";
 import { dropPending, pump } from "./outbox.js";
 import { adoptDm, pairEnded } from "./private.js";
-import { applyStaff } from "./moderation.js";
+import { applyMute, applyStaff } from "./moderation.js";
 import { markRead, renderMoreRooms, renderRooms } from "./sidebar.js";
 import {
   directory,
@@ -97,6 +97,7 @@ export function applyJoin(r, ack, since) {
   r.members = sortNames(ack.members);
   if (since === null) r.hasMore = ack.has_more;
   addMessages(r, ack.messages, false);
+  applyMute(r, ack.room);
 }
 
 /** Not joined any more (left, refused, kicked): gone from the list, its unsent messages with it. */
@@ -156,6 +157,8 @@ export async function fetchRooms(after = null, retried = false) {
   if (ack.ok) {
     if (after === null) directory.applyFirst(ack);
     else directory.applyMore(ack);
+    // a mute imposed or lifted while this page was away (protocol: `muted_until`)
+    if (Array.isArray(ack.rooms)) for (const entry of ack.rooms) applyMute(rooms.get(entry?.name), entry);
     for (const entry of directory.first) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
   } else if (ack.error?.code === "rate_limited" && !retried) {
     // Another tab of this user spent the budget: once more when the server allows, no loop.
