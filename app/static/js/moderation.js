@@ -197,6 +197,7 @@ export function muted({ room: name, by, until, reason } = {}) {
   const r = rooms.get(name);
   const end = when(until);
   if (!r || !end) return;
+  r.muteNewsAt = Date.now();
   const why = reason ? `: ${reason}` : "";
   addNotice(r, words`${by} muted you here until ${shortTime(end)}${why}`);
   muteUntil(r, end);
@@ -204,10 +205,14 @@ export function muted({ room: name, by, until, reason } = {}) {
 
 /**
  * A room object's `muted_until` (join/dm ack, `rooms` entry) onto a joined room: a page that
- * reloaded, or missed `muted`/`unmuted` while offline, learns its mute here.
+ * reloaded, or missed `muted`/`unmuted` while offline, learns its mute here. `askedAt`: when
+ * the request was sent (Date.now()).
  */
-export function applyMute(r, object) {
-  if (!r || typeof object !== "object" || !object || !("muted_until" in object)) return; // no such field: an older server
+export function applyMute(r, object, askedAt = 0) {
+  if (!r || typeof object !== "object" || !object) return;
+  if (!("muted_until" in object)) return; // a server that does not send it
+  // a `muted` or `unmuted` that came after the request is newer than the ack's answer
+  if (r.muteNewsAt >= askedAt) return;
   const end = typeof object.muted_until === "string" ? when(object.muted_until) : null;
   if (end && end.getTime() > Date.now()) {
     if (r.mutedUntil === end.getTime()) return; // known already: no second notice
@@ -228,6 +233,7 @@ function mutedEnded(r, note) {
 /** `unmuted`: the box opens again (sent also when there was no mute: then nothing to say). */
 export function unmuted({ room: name } = {}) {
   const r = rooms.get(name);
+  if (r) r.muteNewsAt = Date.now();
   if (r?.mutedUntil) mutedEnded(r, "You can write here again.");
 }
 
