@@ -47,8 +47,8 @@ def message(m: Message) -> dict:
 
 
 def room(summary: RoomSummary, *, with_role: bool = True) -> dict:
-    """The `room` of a join or dm ack (with the caller's `role`) and of `room_updated`
-    (without): private rooms add `with`, pair rooms `active`."""
+    """The `room` of a join or dm ack (with the caller's `role` and `muted_until`) and of
+    `room_updated` (without): private rooms add `with`, pair rooms `active`."""
     data: dict = {"name": summary.name, "topic": summary.topic, "kind": summary.kind}
     if summary.private:
         data["with"] = summary.with_user
@@ -58,6 +58,7 @@ def room(summary: RoomSummary, *, with_role: bool = True) -> dict:
     data["moderators"] = list(summary.moderators)
     if with_role:
         data["role"] = summary.role
+        data["muted_until"] = _until(summary.muted_until)
     return data
 
 
@@ -75,6 +76,7 @@ def listed_room(entry: ListedRoom) -> dict:
     data["owner"] = entry.owner
     data["moderators"] = list(entry.moderators)
     data["role"] = entry.role
+    data["muted_until"] = _until(entry.muted_until)
     return data
 
 

@@ -82,7 +82,14 @@ def lobby(server):
 
 def test_the_creator_owns_a_room_and_everyone_sees_its_staff(lobby, connect):
     olga, mo, mia, ada = lobby["olga"], lobby["moe"], lobby["mia"], lobby["ada"]
-    room = {"name": "lobby", "topic": "", "kind": "public", "owner": "olga", "moderators": ["moe"]}
+    room = {
+        "name": "lobby",
+        "topic": "",
+        "kind": "public",
+        "owner": "olga",
+        "moderators": ["moe"],
+        "muted_until": None,
+    }
     assert join(olga, "lobby")["room"] == {**room, "role": "owner"}
     assert join(mo, "lobby")["room"] == {**room, "role": "moderator"}
     assert join(mia, "lobby")["room"] == {**room, "role": "member"}
@@ -106,11 +113,11 @@ def test_moderators_are_sorted_ignoring_case(lobby, connect):
 
 def test_the_rooms_page_reads_the_staff_in_a_bounded_number_of_queries(app, connect):
     alice = connect("alice")
-    connect("bob")
+    bob = connect("bob")
     with app.app_context():
         engine = db.engine
 
-    def queries_for_rooms_page() -> int:
+    def queries_for_rooms_page(sio_client=alice) -> int:
         statements = []
 
         def count(*args):
@@ -118,7 +125,7 @@ def test_the_rooms_page_reads_the_staff_in_a_bounded_number_of_queries(app, conn
 
         event.listen(engine, "before_cursor_execute", count)
         try:
-            room_list(alice)
+            room_list(sio_client)
         finally:
             event.remove(engine, "before_cursor_execute", count)
         return len(statements)
@@ -130,6 +137,12 @@ def test_the_rooms_page_reads_the_staff_in_a_bounded_number_of_queries(app, conn
         ok(act(alice, "set_role", room=f"room-{number}", user="bob", role="moderator"))
     assert all(room["moderators"] == ["bob"] for room in list(room_list(alice).values())[2:])
     assert queries_for_rooms_page() == few
+    # bob's mutes come in the same query as the staff (two: the rest of the moderate burst)
+    for number in range(2):
+        ok(act(alice, "mute", room=f"room-{number}", user="bob", minutes=5))
+    listed = room_list(bob)
+    assert [name for name, room in listed.items() if room["muted_until"]] == ["room-0", "room-1"]
+    assert queries_for_rooms_page(bob) == few
 
 
 # -- set_role ----------------------------------------------------------------------------------
@@ -439,6 +452,57 @@ def test_a_muted_user_reads_but_cannot_speak_until_unmuted(lobby, server, connec
     ok(call(mia, "typing", {"room": "lobby", "typing": False}))
     ok(act(lobby["moe"], "unmute", room="lobby", user="mia"))  # no mute: fine, still told
     assert events(mia2, "unmuted") == [{"room": "lobby"}]
+
+
+def move_clock(server, seconds: float) -> None:
+    """Move the app's clock (the one bans and mutes are checked against) `seconds` ahead."""
+    ports = server.app.extensions["chat"].ports
+    real = ports.wall_clock
+    ports.wall_clock = lambda: real() + seconds
+
+
+def test_a_page_that_reloads_learns_its_mute_from_join_and_rooms(lobby, server, connect):
+    mia = lobby["mia"]
+    before = datetime.now(UTC).replace(tzinfo=None)
+    ok(act(lobby["moe"], "mute", room="lobby", user="mia", minutes=10))
+    (muted,) = events(mia, "muted")
+    # a new connection (a reload) never saw `muted`: join and rooms say until when
+    reloaded = connect("mia")
+    joined = join(reloaded, "lobby")["room"]
+    assert joined["muted_until"] == muted["until"]
+    until = datetime.strptime(joined["muted_until"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert timedelta(minutes=10) <= until - before < timedelta(minutes=11)
+    listed = room_list(reloaded)
+    assert listed["lobby"]["muted_until"] == muted["until"]
+    # only the muted user, only in that room
+    assert listed["general"]["muted_until"] is None
+    assert join(reloaded, "general")["room"]["muted_until"] is None
+    assert join(lobby["max"], "lobby")["room"]["muted_until"] is None
+    assert room_list(lobby["max"])["lobby"]["muted_until"] is None
+    # a DM never has a mute
+    dm = call(reloaded, "dm", {"user": "max"})
+    assert ok(dm)["room"]["muted_until"] is None
+    # lifted: null again
+    ok(act(lobby["moe"], "unmute", room="lobby", user="mia"))
+    assert join(reloaded, "lobby")["room"]["muted_until"] is None
+    assert room_list(reloaded)["lobby"]["muted_until"] is None
+
+
+def test_a_mute_that_ran_out_is_null(lobby, server):
+    mia = lobby["mia"]
+    ok(act(lobby["moe"], "mute", room="lobby", user="mia", minutes=10))
+    move_clock(server, 9 * 60)
+    assert join(mia, "lobby")["room"]["muted_until"] is not None
+    assert room_list(mia)["lobby"]["muted_until"] is not None
+    move_clock(server, 61)  # ten minutes and a second after the mute
+    assert join(mia, "lobby")["room"]["muted_until"] is None
+    assert room_list(mia)["lobby"]["muted_until"] is None
+    say(mia, "back by itself", room="lobby")
+
+
+def test_a_ban_is_not_a_mute(lobby, server):
+    ok(act(lobby["moe"], "ban", room="lobby", user="mia", minutes=10))
+    assert room_list(lobby["mia"])["lobby"]["muted_until"] is None
 
 
 # -- the audit log -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ MESSAGE = models.Message(
 )
 GENERAL = models.Room(1, "general", "Say hello", False, 7)
 DM = models.Room(2, "dm:3-7", "", True, None)
+MUTE_END = datetime(2026, 12, 2, 10, 0, 0, 250000)
 
 
 def test_a_message_has_exactly_the_protocols_fields():
@@ -41,7 +42,7 @@ def test_timestamps_are_utc_with_milliseconds():
 def test_a_rooms_page_lists_with_only_for_dms():
     page = models.RoomsPage(
         [
-            models.ListedRoom(GENERAL, 3, None, "olga", ("carol", "Dan"), "moderator"),
+            models.ListedRoom(GENERAL, 3, None, "olga", ("carol", "Dan"), "member", MUTE_END),
             models.ListedRoom(DM, 1, "bob"),
         ],
         next_after="general",
@@ -56,7 +57,9 @@ def test_a_rooms_page_lists_with_only_for_dms():
                 "kind": "public",
                 "owner": "olga",
                 "moderators": ["carol", "Dan"],
-                "role": "moderator",
+                "role": "member",
+                # the viewer is muted there: until when, as a Message's ts
+                "muted_until": "2026-12-02T10:00:00.250Z",
             },
             {
                 "name": "dm:3-7",
@@ -68,6 +71,7 @@ def test_a_rooms_page_lists_with_only_for_dms():
                 "owner": None,
                 "moderators": [],
                 "role": "member",
+                "muted_until": None,
             },
         ],
         "next": "general",
@@ -85,7 +89,10 @@ def test_a_joined_rooms_object_by_kind():
         "owner": None,
         "moderators": ["carol"],
         "role": "owner",
+        "muted_until": None,
     }
+    muted = models.RoomSummary("general", "Say hello", "public", False, muted_until=MUTE_END)
+    assert wire.room(muted)["muted_until"] == "2026-12-02T10:00:00.250Z"
     dm = models.RoomSummary("dm:3-7", "", "dm", True, "bob")
     assert wire.room(dm) == {
         "name": "dm:3-7",
@@ -95,6 +102,7 @@ def test_a_joined_rooms_object_by_kind():
         "owner": None,
         "moderators": [],
         "role": "member",
+        "muted_until": None,
     }
     # a private room whose other member is gone still says `with`, as null
     alone = models.RoomSummary("dm:3-7", "", "dm", True, None)
@@ -109,6 +117,7 @@ def test_a_joined_rooms_object_by_kind():
         "owner": None,
         "moderators": [],
         "role": "member",
+        "muted_until": None,
     }
 
 
@@ -161,9 +170,16 @@ def test_every_broadcast_has_its_name_and_fields():
 
 def test_the_moderation_events_have_the_protocols_fields():
     summary = models.RoomSummary(
-        "lobby", "Be nice", "public", False, owner="olga", moderators=("carol",), role="owner"
+        "lobby",
+        "Be nice",
+        "public",
+        False,
+        owner="olga",
+        moderators=("carol",),
+        role="owner",
+        muted_until=MUTE_END,
     )
-    # room_updated goes to everyone in the room: no one's role in it
+    # room_updated goes to everyone in the room: no one's role or mute in it
     assert wire.event(models.RoomUpdated(summary)) == (
         "room_updated",
         {

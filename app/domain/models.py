@@ -75,6 +75,8 @@ class RoomSummary:
     owner: str | None = None
     moderators: tuple[str, ...] = ()
     role: str = "member"
+    # when the viewer's mute there ends (naive UTC), None when not muted
+    muted_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +91,8 @@ class JoinResult:
 
 @dataclass(frozen=True, slots=True)
 class ListedRoom:
-    """One entry of the room list: a room, how many users are online in it and, for a DM,
-    the other member's name."""
+    """One entry of the room list: a room, how many users are online in it, for a DM the
+    other member's name; its staff, and the viewer's role and mute there."""
 
     room: Room
     online: int
@@ -98,6 +100,7 @@ class ListedRoom:
     owner: str | None = None
     moderators: tuple[str, ...] = ()
     role: str = "member"
+    muted_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,10 +130,11 @@ class ModerationRepository(Protocol):
 
     def is_moderator(self, room: Room, user_id: int) -> bool: ...
     def staff(
-        self, room_ids: list[int], viewer_id: int | None = None
-    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool]:
+        self, room_ids: list[int], viewer_id: int | None = None, now: datetime | None = None
+    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool, dict[int, datetime]]:
         """Per room id: the owner's username (or None) and the moderators' usernames sorted
-        ignoring case; and whether `viewer_id` is an admin. One round trip, whatever the
+        ignoring case; whether `viewer_id` is an admin; and (given `now`) per room id where
+        `viewer_id` is muted at `now`, when that mute ends. One round trip, whatever the
         number of rooms."""
         ...
 

@@ -25,12 +25,14 @@ class RoomService:
             listed += repository.direct_rooms_of(identity.user_id)
         online = self.ports.presence.online_counts([room.name for room, _ in listed])
         standing = self.core.standing
-        staff, admin = standing.staff([room for room, _ in listed], identity)
+        staff, admin, muted = standing.staff([room for room, _ in listed], identity)
         rooms = []
         for room, other in listed:
             owner, moderators = staff[room.name]
             role = standing.role(room, identity.username, owner, moderators, admin)
-            rooms.append(ListedRoom(room, online.get(room.name, 0), other, owner, moderators, role))
+            online_now = online.get(room.name, 0)
+            until = muted.get(room.name)
+            rooms.append(ListedRoom(room, online_now, other, owner, moderators, role, until))
         return RoomsPage(rooms, public[limit - 1].name if more else None)
 
     def summary(self, room: Room, identity: Identity) -> RoomSummary:
@@ -47,7 +49,7 @@ class RoomService:
             pairing = self.ports.pairs.pairing_of(identity.user_id)
             active = pairing is not None and pairing.room == room.name
         standing = self.core.standing
-        staff, admin = standing.staff([room], identity)
+        staff, admin, muted = standing.staff([room], identity)
         owner, moderators = staff[room.name]
         role = standing.role(room, identity.username, owner, moderators, admin)
         return RoomSummary(
@@ -60,6 +62,7 @@ class RoomService:
             owner,
             moderators,
             role,
+            muted.get(room.name),
         )
 
     def join(self, sid: str, room_name: str, since: int | None = None) -> JoinResult:

@@ -61,17 +61,23 @@ class Standing:
 
     def staff(
         self, rooms: list[Room], viewer: Identity
-    ) -> tuple[dict[str, tuple[str | None, tuple[str, ...]]], bool]:
+    ) -> tuple[dict[str, tuple[str | None, tuple[str, ...]]], bool, dict[str, datetime]]:
         """Per room name: its owner's username (or None) and its moderators' usernames
-        ((None, ()) for private rooms); and whether `viewer` is an admin (which matters in
-        public rooms only). One query for any number of rooms, none when all are private."""
+        ((None, ()) for private rooms); whether `viewer` is an admin (which matters in
+        public rooms only); and per room name where `viewer` is muted now, when that mute
+        ends. One query for any number of rooms, none when all are private."""
         public = [room for room in rooms if not room.private]
-        found, admin = (
-            self.repository.staff([room.id for room in public], viewer.user_id)
+        found, admin, muted = (
+            self.repository.staff([room.id for room in public], viewer.user_id, self.now())
             if public
-            else ({}, False)
+            else ({}, False, {})
         )
-        return {room.name: found.get(room.id, (None, ())) for room in rooms}, admin
+        names = {room.id: room.name for room in public}
+        return (
+            {room.name: found.get(room.id, (None, ())) for room in rooms},
+            admin,
+            {names[room_id]: until for room_id, until in muted.items()},
+        )
 
     @staticmethod
     def role(

@@ -2,13 +2,14 @@
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, literal, null, or_, select, union_all, update
+from sqlalchemy import DateTime, cast, delete, exists, literal, null, or_, select, union_all, update
 
 from ..domain import models as domain
 from .models import Room, RoomRole, RoomSanction, User
 from .sql import AnySession
 
 MODERATOR = "moderator"
+MUTE = "mute"
 
 
 class SqlModerationRepository:
@@ -33,15 +34,19 @@ class SqlModerationRepository:
         return bool(found)
 
     def staff(
-        self, room_ids: list[int], viewer_id: int | None = None
-    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool]:
-        """One query for any number of rooms: the owners, the moderators and (a row when it
-        is set) the viewer's admin flag, as one UNION ALL."""
+        self, room_ids: list[int], viewer_id: int | None = None, now: datetime | None = None
+    ) -> tuple[dict[int, tuple[str | None, tuple[str, ...]]], bool, dict[int, datetime]]:
+        """One query for any number of rooms: the owners, the moderators, (a row when it is
+        set) the viewer's admin flag and, given `now`, the viewer's mutes still on then, as one
+        UNION ALL."""
+        # typed in the first part: the union's column takes its type (SQLite needs it to
+        # read the mutes' ends back as datetimes)
+        no_end = cast(null(), DateTime).label("until")
         owners = select(
-            Room.id, User.username, User.username_key, literal("owner").label("kind")
+            Room.id, User.username, User.username_key, literal("owner").label("kind"), no_end
         ).join(User, User.id == Room.created_by)
         moderators = select(
-            RoomRole.room_id, User.username, User.username_key, literal(MODERATOR)
+            RoomRole.room_id, User.username, User.username_key, literal(MODERATOR), no_end
         ).join(User, User.id == RoomRole.user_id)
         parts = [
             owners.where(Room.id.in_(room_ids)),
@@ -49,23 +54,38 @@ class SqlModerationRepository:
         ]
         if viewer_id is not None:
             parts.append(
-                select(null(), User.username, User.username_key, literal("admin")).where(
+                select(null(), User.username, User.username_key, literal("admin"), no_end).where(
                     User.id == viewer_id, User.is_admin
                 )
             )
+            if now is not None:
+                parts.append(
+                    select(
+                        RoomSanction.room_id, null(), null(), literal(MUTE), RoomSanction.until
+                    ).where(
+                        RoomSanction.room_id.in_(room_ids),
+                        RoomSanction.user_id == viewer_id,
+                        RoomSanction.kind == MUTE,
+                        RoomSanction.until > now,
+                    )
+                )
         everyone = union_all(*parts).subquery()
         rows = self.session.execute(select(everyone).order_by(everyone.c.username_key)).all()
         self.session.commit()
         found: dict[int, tuple[str | None, list[str]]] = {i: (None, []) for i in room_ids}
         admin = False
-        for room_id, username, _, kind in rows:
+        muted: dict[int, datetime] = {}
+        for room_id, username, _, kind, until in rows:
             if kind == "admin":
                 admin = True
+            elif kind == MUTE:
+                muted[room_id] = until
             elif kind == "owner":
                 found[room_id] = (username, found[room_id][1])
             else:
                 found[room_id][1].append(username)
-        return {i: (owner, tuple(mods)) for i, (owner, mods) in found.items()}, admin
+        staff = {i: (owner, tuple(mods)) for i, (owner, mods) in found.items()}
+        return staff, admin, muted
 
     def set_moderator(self, room: domain.Room, user_id: int, moderator: bool) -> None:
         if moderator:

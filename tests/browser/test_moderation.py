@@ -85,3 +85,38 @@ def test_a_banned_member_is_told_and_cannot_rejoin(open_chat):
         "You are banned from #quiet-room until a moderator lifts it."
     )
     expect(ben.locator("#my-rooms")).not_to_contain_text("quiet-room")
+
+
+def test_a_muted_member_who_reloads_still_has_the_box_closed(open_chat):
+    opal = open_chat("opal")
+    join(opal, "hush-room")
+    milo = open_chat("milo")
+    join(milo, "hush-room")
+    expect(opal.locator("#member-list")).to_contain_text("milo")
+    moderate(opal, "milo")
+    opal.get_by_label("Minutes", exact=False).fill("30")
+    opal.locator("#mod-panel").get_by_role("button", name="Mute", exact=True).click()
+    expect(opal.locator("#mod-status")).to_have_text("milo was muted.")
+    box = milo.get_by_label("Message", exact=True)
+    expect(box).to_be_disabled()
+
+    # the reloaded page never saw `muted`: the join ack's muted_until closes the box again
+    milo.reload()
+    join(milo, "hush-room")
+    expect(box).to_be_disabled()
+    expect(box).to_have_attribute("placeholder", re.compile(r"^You are muted in #hush-room until "))
+    expect(milo.locator("#scroller")).to_contain_text("You are muted here until")
+    # other rooms stay open
+    join(milo, "general")
+    expect(box).to_be_enabled()
+    join(milo, "hush-room")
+    expect(box).to_be_disabled()
+
+    # unmuted after the reload: the box opens again
+    opal.locator("#mod-panel").get_by_role("button", name="Unmute").click()
+    expect(opal.locator("#mod-status")).to_have_text("milo was unmuted.")
+    expect(box).to_be_enabled()
+    expect(milo.locator("#scroller")).to_contain_text("You can write here again.")
+    send(milo, "thanks")
+    expect(message(opal, "thanks")).to_be_visible()
+    assert opal.dialogs == [] and milo.dialogs == []

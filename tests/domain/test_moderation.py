@@ -95,6 +95,22 @@ def test_the_store_refuses_a_sanctioned_post_from_a_connection_still_in_the_room
     assert chat.messages.post("o1", "lobby", "first").id == 1
 
 
+def test_the_muted_users_room_objects_say_until_when_until_the_mute_ends(chat, lobby, clock):
+    chat.rooms.join("m1", "elsewhere")
+    chat.moderation.mute("o1", "lobby", "mia", 1)
+    end = datetime(1970, 1, 1, 0, 17, 40)
+    assert chat.rooms.join("m1", "lobby").room.muted_until == end
+    listed = {entry.room.name: entry.muted_until for entry in chat.rooms.page("m1").rooms}
+    assert listed == {"elsewhere": None, "lobby": end}
+    # nobody else's view carries it
+    assert chat.rooms.join("o1", "lobby").room.muted_until is None
+    clock.now += 59
+    assert chat.rooms.join("m1", "lobby").room.muted_until == end
+    clock.now += 1  # the mute's end: null, with nothing sent
+    assert chat.rooms.join("m1", "lobby").room.muted_until is None
+    assert [entry.muted_until for entry in chat.rooms.page("m1").rooms] == [None, None]
+
+
 def test_sanctions_are_per_room(chat, lobby, connected):
     chat.moderation.mute("o1", "lobby", "mia", 10)
     chat.rooms.join("m1", "elsewhere")

@@ -41,7 +41,13 @@ def test_kicks_bans_and_mutes_reach_connections_on_the_other_process(start_serve
     # a mute on A holds for mia's tab on B, which stays in the room
     mia_b.join(room)
     assert olga.call("mute", {"room": room, "user": "xp-m-mia", "minutes": 5})["ok"]
-    assert mia_b.wait("muted")[0]["by"] == "xp-m-olga"
+    muted = mia_b.wait("muted")[0]
+    assert muted["by"] == "xp-m-olga"
+    # a reload on B learns the mute from join and rooms (read back from PostgreSQL)
+    assert mia_b.call("join", {"room": room})["room"]["muted_until"] == muted["until"]
+    listed = {entry["name"]: entry for entry in mia_b.call("rooms", {})["rooms"]}
+    assert listed[room]["muted_until"] == muted["until"]
+    assert listed["general"]["muted_until"] is None
     refused = mia_b.call("message", {"room": room, "text": "muted?"})
     assert refused["error"]["code"] == "forbidden", refused
     assert olga.call("unmute", {"room": room, "user": "xp-m-mia"}) == {"ok": True}

@@ -23,15 +23,15 @@ ERROR_CODES = {
 }
 # A room's staff fields (docs/protocol.md "Moderation") when nobody owns or moderates it, as a
 # member sees them: also what every private room says.
-NO_STAFF = {"owner": None, "moderators": [], "role": "member"}
+NO_STAFF = {"owner": None, "moderators": [], "role": "member", "muted_until": None}
 MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def owned(owner: str, role: str = "member") -> dict:
     """The staff fields of a room `owner` created (no moderators), as someone of `role` sees
-    them."""
-    return {"owner": owner, "moderators": [], "role": role}
+    them (not muted there)."""
+    return {"owner": owner, "moderators": [], "role": role, "muted_until": None}
 
 
 def ok(ack) -> dict:

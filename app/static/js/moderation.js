@@ -183,18 +183,44 @@ export function isMuted(r) {
   return Boolean(r?.mutedUntil) && r.mutedUntil > Date.now();
 }
 
+/** Close the box of `r` until `end`, and reopen it by itself when that time comes. */
+function muteUntil(r, end) {
+  r.mutedUntil = end.getTime();
+  clearTimeout(r.muteTimer);
+  const wait = r.mutedUntil - Date.now();
+  if (wait < MAX_TIMER_MS) r.muteTimer = setTimeout(() => mutedEnded(r, "Your mute has ended."), Math.max(0, wait));
+  if (r.name === state.active) renderComposer();
+}
+
 /** `muted`: the box of that room is closed until the mute ends, with a notice. */
 export function muted({ room: name, by, until, reason } = {}) {
   const r = rooms.get(name);
   const end = when(until);
   if (!r || !end) return;
-  r.mutedUntil = end.getTime();
-  clearTimeout(r.muteTimer);
-  const wait = r.mutedUntil - Date.now();
-  if (wait < MAX_TIMER_MS) r.muteTimer = setTimeout(() => mutedEnded(r, "Your mute has ended."), Math.max(0, wait));
+  r.muteNewsAt = Date.now();
   const why = reason ? `: ${reason}` : "";
   addNotice(r, words`${by} muted you here until ${shortTime(end)}${why}`);
-  if (r.name === state.active) renderComposer();
+  muteUntil(r, end);
+}
+
+/**
+ * A room object's `muted_until` (join/dm ack, `rooms` entry) onto a joined room: a page that
+ * reloaded, or missed `muted`/`unmuted` while offline, learns its mute here. `askedAt`: when
+ * the request was sent (Date.now()).
+ */
+export function applyMute(r, object, askedAt = 0) {
+  if (!r || typeof object !== "object" || !object) return;
+  if (!("muted_until" in object)) return; // a server that does not send it
+  // a `muted` or `unmuted` that came after the request is newer than the ack's answer
+  if (r.muteNewsAt >= askedAt) return;
+  const end = typeof object.muted_until === "string" ? when(object.muted_until) : null;
+  if (end && end.getTime() > Date.now()) {
+    if (r.mutedUntil === end.getTime()) return; // known already: no second notice
+    addNotice(r, words`You are muted here until ${shortTime(end)}`);
+    muteUntil(r, end);
+  } else if (r.mutedUntil) {
+    mutedEnded(r, "You can write here again.");
+  }
 }
 
 function mutedEnded(r, note) {
@@ -207,6 +233,7 @@ function mutedEnded(r, note) {
 /** `unmuted`: the box opens again (sent also when there was no mute: then nothing to say). */
 export function unmuted({ room: name } = {}) {
   const r = rooms.get(name);
+  if (r) r.muteNewsAt = Date.now();
   if (r?.mutedUntil) mutedEnded(r, "You can write here again.");
 }
 

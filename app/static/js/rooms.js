@@ -15,7 +15,7 @@ import { renderRoom, show } from "./layout.js";
 import { addMessages } from "./messages.js";
 import { dropPending, pump } from "./outbox.js";
 import { adoptDm, pairEnded } from "./private.js";
-import { applyStaff } from "./moderation.js";
+import { applyMute, applyStaff } from "./moderation.js";
 import { markRead, renderMoreRooms, renderRooms } from "./sidebar.js";
 import {
   directory,
@@ -44,6 +44,7 @@ export async function joinRoom(name) {
   // Holding messages: ask only for what came after the newest (protocol: join with `since`).
   let since = r.lastId > 0 ? r.lastId : null;
   for (let page = 0; page < CATCH_UP_PAGES; page += 1) {
+    const askedAt = Date.now();
     const ack = await ask("join", since === null ? { room: name } : { room: name, since });
     if (rooms.get(name) !== r || (r.kind === "pair" && r.ended)) return false; // left meanwhile
     if (!ack.ok) {
@@ -67,7 +68,7 @@ export async function joinRoom(name) {
       }
       return false;
     }
-    applyJoin(r, ack, since);
+    applyJoin(r, ack, since, askedAt);
     // A stranger chat that ended while this page was away (protocol: `room.active`).
     if (r.kind === "pair" && ack.room?.active === false && stranger.room === name) {
       pairEnded("This chat has ended.", "The chat has ended.");
@@ -83,8 +84,11 @@ export async function joinRoom(name) {
   return true;
 }
 
-/** A `join` (or `dm`) ack: the room's details, who is online, and the messages it carries. */
-export function applyJoin(r, ack, since) {
+/**
+ * A `join` (or `dm`) ack: the room's details, who is online, and the messages it carries
+ * (`askedAt`: when the request was sent).
+ */
+export function applyJoin(r, ack, since, askedAt = 0) {
   r.joined = true;
   r.ready = true;
   r.topic = ack.room?.topic ?? "";
@@ -97,6 +101,7 @@ export function applyJoin(r, ack, since) {
   r.members = sortNames(ack.members);
   if (since === null) r.hasMore = ack.has_more;
   addMessages(r, ack.messages, false);
+  applyMute(r, ack.room, askedAt);
 }
 
 /** Not joined any more (left, refused, kicked): gone from the list, its unsent messages with it. */
@@ -150,12 +155,17 @@ export async function fetchRooms(after = null, retried = false) {
   }
   roomsFetch.busy = true;
   renderMoreRooms();
-  if (after === null) roomsFetch.at = Date.now();
+  const askedAt = Date.now();
+  if (after === null) roomsFetch.at = askedAt;
   const ack = await ask("rooms", after === null ? { limit: ROOMS_PAGE } : { after, limit: ROOMS_PAGE });
   roomsFetch.busy = false;
   if (ack.ok) {
     if (after === null) directory.applyFirst(ack);
     else directory.applyMore(ack);
+    // a mute imposed or lifted while this page was away (protocol: `muted_until`)
+    if (Array.isArray(ack.rooms)) {
+      for (const entry of ack.rooms) applyMute(rooms.get(entry?.name), entry, askedAt);
+    }
     for (const entry of directory.first) if (kindOf(entry.name) === "dm") adoptDm(entry.name, entry.with);
   } else if (ack.error?.code === "rate_limited" && !retried) {
     // Another tab of this user spent the budget: once more when the server allows, no loop.

@@ -73,6 +73,9 @@ class Room {
     this.scrollTop = null; // null: pinned to the bottom
     this.newBelow = 0;
     this.draft = "";
+    this.mutedUntil = null; // ms: this user's mute here ends then (protocol: `muted`, `muted_until`)
+    this.muteTimer = 0; // reopens the box when the mute ends
+    this.muteNewsAt = 0; // when the last `muted`/`unmuted` arrived: older acks do not undo it
   }
 }
 
