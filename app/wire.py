@@ -15,6 +15,7 @@ from .domain.models import (
     PartnerFound,
     PartnerLeft,
     PresenceChanged,
+    ReplyQuote,
     RoomChange,
     RoomsPage,
     RoomSummary,
@@ -43,7 +44,18 @@ def message(m: Message) -> dict:
         "text": m.text,
         "ts": format_timestamp(m.ts),
         "client_id": m.client_id,
+        "reply_to": _quote(m.reply_to),
+        "edited_at": None if m.edited_at is None else format_timestamp(m.edited_at),
+        "deleted": m.deleted,
+        "reactions": {emoji: list(users) for emoji, users in m.reactions},
+        "rev": m.rev,
     }
+
+
+def _quote(quote: ReplyQuote | None) -> dict | None:
+    if quote is None:
+        return None
+    return {"id": quote.id, "user": quote.user, "text": quote.text, "deleted": quote.deleted}
 
 
 def room(summary: RoomSummary, *, with_role: bool = True) -> dict:

@@ -64,7 +64,10 @@ ROOMS_PAGE_MAX = 100
 PUBLIC_ROOM = re.compile(r"[a-z0-9_-]{1,64}")
 PRIVATE_ROOM = re.compile(r"(dm|pair):[a-z0-9_.:-]{1,64}")
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
+MESSAGE_KEYS = {
+    "id", "room", "user", "text", "ts", "client_id",
+    "reply_to", "edited_at", "deleted", "reactions", "rev",
+}  # fmt: skip
 # docs/protocol.md "Moderation": who runs the room, and the caller's role and mute there
 STAFF_KEYS = {"owner", "moderators", "role", "muted_until"}
 ROOM_KEYS = {"name", "topic", "online", "last_message_id", "kind"} | STAFF_KEYS

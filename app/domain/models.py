@@ -48,13 +48,35 @@ class Pairing:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyQuote:
+    """What a reply shows of the message it answers: its current text, cut to 200 characters
+    ("" once that message is deleted)."""
+
+    id: int
+    user: str
+    text: str
+    deleted: bool = False
+
+
+# emoji -> who reacted (sorted ignoring case), emoji in the order first added
+Reactions = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
+    """A message in its current state; `rev` is the room revision of its latest change."""
+
     id: int
     room: str
     user: str
     text: str
     ts: datetime
     client_id: str | None
+    reply_to: ReplyQuote | None = None
+    edited_at: datetime | None = None
+    deleted: bool = False
+    reactions: Reactions = ()
+    rev: int = 0
 
 
 # -- what the services return --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: users, rooms, members, messages, roles, sanctions, reports, audit."""
+"""SQLAlchemy 2 models: users, rooms, messages and reactions, moderation, reports, audit."""
 
 from datetime import datetime
 
@@ -56,6 +56,9 @@ class Room(Base):
     # Per-room message counter, bumped in the same transaction as the insert: the row lock
     # it takes makes ids commit in order within a room.
     last_message_id: Mapped[int] = mapped_column(default=0)
+    # Per-room revision counter: every stored change (message, edit, delete, reaction) takes
+    # the next value, in the same transaction and under the same row lock.
+    rev: Mapped[int] = mapped_column(default=0, server_default="0")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
@@ -86,6 +89,10 @@ class Message(Base):
         # A retry carries the same client_id: the index makes storing it twice impossible,
         # also when two processes receive the retry at once. NULLs (no client_id) are distinct.
         Index("uq_messages_client_id", "room_id", "user_id", "client_id", unique=True),
+        # catch-up reads the messages changed after a client's revision
+        Index("ix_messages_room_id_rev", "room_id", "rev"),
+        # an edit or delete refreshes the quotes of the replies to the message
+        Index("ix_messages_room_id_reply_to", "room_id", "reply_to"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +101,23 @@ class Message(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    rev: Mapped[int] = mapped_column(default=0, server_default="0")  # the room's, at its last change
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]  # set: a tombstone (text "", no reactions)
+    reply_to: Mapped[int | None]  # the seq of the message of the same room it answers
+
+
+class MessageReaction(Base):
+    """One user's reaction (an emoji) to one message."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (UniqueConstraint("message_id", "emoji", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # orders a message's emoji by first use
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    emoji: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

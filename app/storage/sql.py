@@ -262,7 +262,7 @@ class SqlChatRepository:
         unless_sanctioned_at: datetime | None = None,
     ) -> tuple[domain.Message, bool] | None:
         try:
-            seq = self._insert_message(room, user, text, client_id, now, unless_sanctioned_at)
+            stored = self._insert_message(room, user, text, client_id, now, unless_sanctioned_at)
         except self.engine.dialect.dbapi.IntegrityError:
             # (room, user, client_id) is unique: a retry of a stored message. The rollback
             # also took back the counter, so ids stay gapless.
@@ -270,9 +270,10 @@ class SqlChatRepository:
             if original is None:
                 raise
             return original, False
-        if seq is None:  # banned or muted: nothing stored
+        if stored is None:  # banned or muted: nothing stored
             return None
-        return domain.Message(seq, room.name, user.username, text, now, client_id), True
+        seq, rev = stored
+        return domain.Message(seq, room.name, user.username, text, now, client_id, rev=rev), True
 
     def _insert_message(
         self,
@@ -282,8 +283,8 @@ class SqlChatRepository:
         client_id: str | None,
         now: datetime,
         unless_sanctioned_at: datetime | None,
-    ) -> int | None:
-        """Bump the room's counter and insert the message in one committed transaction;
+    ) -> tuple[int, int] | None:
+        """Bump the room's counters and insert the message in one committed transaction;
         None (nothing stored) when `unless_sanctioned_at` finds the user banned or muted.
 
         On a pooled driver connection of its own rather than the ORM session: a Session, its
@@ -308,10 +309,18 @@ class SqlChatRepository:
                     if row is None:
                         connection.rollback()
                         return None
-                    (seq,) = row
+                    seq, rev = row
                     cursor.execute(
                         statements.insert,
-                        (room.id, seq, user.user_id, text, client_id, statements.timestamp(now)),
+                        (
+                            room.id,
+                            seq,
+                            user.user_id,
+                            text,
+                            client_id,
+                            statements.timestamp(now),
+                            rev,
+                        ),
                     )
                 finally:
                     cursor.close()
@@ -321,7 +330,7 @@ class SqlChatRepository:
                 raise
         finally:
             connection.close()  # back to the pool
-        return seq
+        return seq, rev
 
     def find_by_client_id(
         self, room: domain.Room, user_id: int, client_id: str
@@ -347,7 +356,14 @@ class SqlChatRepository:
 
     def _select(self, room: domain.Room, *conditions, order, limit: int) -> list[domain.Message]:
         statement = (
-            select(Message.seq, User.username, Message.text, Message.created_at, Message.client_id)
+            select(
+                Message.seq,
+                User.username,
+                Message.text,
+                Message.created_at,
+                Message.client_id,
+                Message.rev,
+            )
             .join(User, User.id == Message.user_id)
             .where(Message.room_id == room.id, *conditions)
             .limit(limit)
@@ -357,24 +373,25 @@ class SqlChatRepository:
         rows = self.session.execute(statement).all()
         self.session.commit()
         return [
-            domain.Message(seq, room.name, username, text, created_at, client_id)
-            for seq, username, text, created_at, client_id in rows
+            domain.Message(seq, room.name, username, text, created_at, client_id, rev=rev)
+            for seq, username, text, created_at, client_id, rev in rows
         ]
 
 
 _BUMP_COUNTER = (
-    "UPDATE rooms SET last_message_id = last_message_id + 1 WHERE id = ? RETURNING last_message_id"
+    "UPDATE rooms SET last_message_id = last_message_id + 1, rev = rev + 1 WHERE id = ? "
+    "RETURNING last_message_id, rev"
 )
 # The same, unless the user has a ban or mute in the room that is still on (a primary-key
 # probe of room_sanctions, in the statement the message takes anyway)
 _GUARDED_BUMP = (
-    "UPDATE rooms SET last_message_id = last_message_id + 1 WHERE id = ? AND NOT EXISTS "
-    "(SELECT 1 FROM room_sanctions WHERE room_id = ? AND user_id = ? "
-    "AND (until IS NULL OR until > ?)) RETURNING last_message_id"
+    "UPDATE rooms SET last_message_id = last_message_id + 1, rev = rev + 1 WHERE id = ? "
+    "AND NOT EXISTS (SELECT 1 FROM room_sanctions WHERE room_id = ? AND user_id = ? "
+    "AND (until IS NULL OR until > ?)) RETURNING last_message_id, rev"
 )
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (room_id, seq, user_id, text, client_id, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages (room_id, seq, user_id, text, client_id, created_at, rev) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 

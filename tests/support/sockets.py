@@ -24,7 +24,10 @@ ERROR_CODES = {
 # A room's staff fields (docs/protocol.md "Moderation") when nobody owns or moderates it, as a
 # member sees them: also what every private room says.
 NO_STAFF = {"owner": None, "moderators": [], "role": "member", "muted_until": None}
-MESSAGE_KEYS = {"id", "room", "user", "text", "ts", "client_id"}
+MESSAGE_KEYS = {
+    "id", "room", "user", "text", "ts", "client_id",
+    "reply_to", "edited_at", "deleted", "reactions", "rev",
+}  # fmt: skip
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
