@@ -102,7 +102,8 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    rev: Mapped[int] = mapped_column(default=0, server_default="0")  # the room's, at its last change
+    # the room's revision at this message's latest change
+    rev: Mapped[int] = mapped_column(default=0, server_default="0")
     edited_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]  # set: a tombstone (text "", no reactions)
     reply_to: Mapped[int | None]  # the seq of the message of the same room it answers
