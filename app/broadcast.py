@@ -34,13 +34,16 @@ class SocketIOBroadcaster:
         if (ordering := self._ordering) is not None:
             ordering.forget(room, sid)
 
-    def caught_up(self, sid: str, room: str, upto: int) -> None:
+    def caught_up(self, sid: str, room: str, upto: int, upto_rev: int) -> None:
         if (ordering := self._ordering) is not None:
-            ordering.caught_up(room, sid, upto)
+            ordering.caught_up(room, sid, upto, upto_rev)
 
     def message(self, message: Message) -> None:
         # The hot path: the payload is built once per message, however many are in the room.
         self._send("message", wire.message(message), channel(message.room))
+
+    def updated(self, message: Message) -> None:
+        self._send("message_updated", wire.message(message), channel(message.room))
 
     def to_room(self, change: RoomChange, skip_sids: Iterable[str]) -> None:
         name, data = wire.event(change)

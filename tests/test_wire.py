@@ -219,7 +219,7 @@ def test_the_server_events_are_the_ones_the_protocol_lists():
     assert set(wire.BROADCASTS) == kinds
     section = PROTOCOL.read_text().split("## Server → client events", 1)[1].split("\n## ")[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
-    sent = {"message"} | {name for name, _ in wire.BROADCASTS.values()}
+    sent = {"message", "message_updated"} | {name for name, _ in wire.BROADCASTS.values()}
     assert documented == sent
 
 

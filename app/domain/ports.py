@@ -225,13 +225,19 @@ class Broadcaster(Protocol):
 
     def subscribe(self, sid: str, room: str) -> None: ...
     def unsubscribe(self, sid: str, room: str) -> None: ...
-    def caught_up(self, sid: str, room: str, upto: int) -> None:
-        """`sid` joined `room` and its catch-up holds every message up to id `upto`: room
-        broadcasts of those ids, still on their way from other processes, skip it."""
+    def caught_up(self, sid: str, room: str, upto: int, upto_rev: int) -> None:
+        """`sid` joined `room` and its catch-up holds every message up to id `upto` and
+        every change up to room revision `upto_rev`: room broadcasts of those, still on
+        their way from other processes, skip it."""
         ...
 
     def message(self, message: Message) -> None:
         """`message` to everyone in its room, the sender's connections included."""
+        ...
+
+    def updated(self, message: Message) -> None:
+        """`message_updated` (its new state after an edit, delete or reaction) to everyone
+        in its room, the changer's connections included."""
         ...
 
     def to_room(self, change: RoomChange, skip_sids: Iterable[str]) -> None:

@@ -85,7 +85,7 @@ class RoomService:
                 messages, has_more = ports.repository.after(room, since, limits.catch_up_max)
             # with no message to go by: nothing newer than `since`, or an empty room
             upto = messages[-1].id if messages else min(since or 0, room.last_message_id or 0)
-            ports.broadcaster.caught_up(sid, room.name, upto)
+            ports.broadcaster.caught_up(sid, room.name, upto, 0)  # TODO(issue 15): rev
         summary = self.summary(room, identity)  # first: it learns a pair's aliases
         if newly_present:
             name = self.core.name_in(room.name, identity)

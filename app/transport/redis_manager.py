@@ -57,7 +57,7 @@ class OrderedRedisManager(socketio.RedisManager):
             waited += 0.01
         self.on_start()
 
-    def caught_up(self, room: str, sid: str, upto: int) -> None:
+    def caught_up(self, room: str, sid: str, upto: int, upto_rev: int) -> None:
         self.sequencer.caught_up(room, sid, upto)
 
     def forget(self, room: str, sid: str) -> None:

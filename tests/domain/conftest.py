@@ -53,11 +53,14 @@ class RecordingBroadcaster:
     def unsubscribe(self, sid, room):
         self.subscriptions.get(room, set()).discard(sid)
 
-    def caught_up(self, sid, room, upto):
+    def caught_up(self, sid, room, upto, upto_rev):
         self.caught_up_to[(sid, room)] = upto
 
     def message(self, message):
         self.sent.append(("message", message.room, message.id, message.text))
+
+    def updated(self, message):
+        self.sent.append(("message_updated", message.room, message.id, message.rev))
 
     def to_room(self, change, skip_sids):
         if isinstance(change, PresenceChanged):
