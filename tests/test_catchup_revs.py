@@ -11,6 +11,8 @@ from app.domain.models import Identity, utc_now
 from tests.support.sockets import call, events, join, ok, say, user_id
 from tests.test_events_edits import delete, edit, react
 
+# whose message only the test itself changes (the storm leaves it alone)
+PINNER = "zoe"
 LIMITLESS = {
     "EVENT_BURST": 10**6,
     "EVENT_RATE": 1e6,
@@ -64,6 +66,7 @@ def storm(people: dict, rng: random.Random, steps: int) -> None:
     for _ in range(steps):
         who = people[rng.choice(names)]
         history = ok(call(who, "history", {"room": "general", "limit": 100}))["messages"]
+        history = [m for m in history if m["user"] != PINNER]  # changed by the test only
         target = rng.choice(history) if history else None
         action = rng.choice(["say", "reply", "edit", "delete", "react", "unreact"])
         if target is None or action == "say":
@@ -99,6 +102,9 @@ def test_a_client_back_from_away_holds_what_a_client_that_stayed_holds(busy, see
     stayed.joined(join(stayer))
     for sio_client in people.values():
         join(sio_client)
+    pinner = busy.connect(PINNER)
+    join(pinner)
+    pinned = [say(pinner, "pinned"), say(pinner, "pinned too")]
     storm(people, rng, 40)
 
     away_client, away = busy.connect("erin"), Holder()
@@ -108,7 +114,10 @@ def test_a_client_back_from_away_holds_what_a_client_that_stayed_holds(busy, see
     assert away.messages == stayed.messages
     away_client.disconnect()
 
+    # the first change erin misses, and the last: each the latest change of its message
+    assert ok(edit(pinner, pinned[0]["id"], "pinned, edited"))["message"]["rev"] == away.rev + 1
     storm(people, rng, 60)  # edits, deletes, reactions and new messages erin misses
+    ok(react(pinner, pinned[1]["id"], "📌"))
 
     back = busy.connect("erin")
     ack = join(back, since=away.last_id, rev=away.rev)
