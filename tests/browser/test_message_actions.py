@@ -25,7 +25,6 @@ def act(page, text: str, action: str):
     line = message(page, text)
     line.hover()
     line.locator(".tools").get_by_role("button", name=action).click()
-    return line
 
 
 def settled(page, text: str) -> None:
@@ -129,8 +128,8 @@ def test_editing_inline_enter_saves_escape_cancels_and_up_arrow_edits_the_last(o
     message(fay, "teh first").hover()
     expect(message(fay, "teh first").get_by_role("button", name="Edit")).to_have_count(0)
 
-    line = act(eli, "teh first", "Edit")
-    editor = line.get_by_label("Edit message")
+    act(eli, "teh first", "Edit")
+    editor = eli.get_by_label("Edit message")  # in place of the text
     expect(editor).to_be_focused()
     expect(editor).to_have_value("teh first")
     editor.fill("the first, *fixed*")
@@ -155,8 +154,8 @@ def test_editing_inline_enter_saves_escape_cancels_and_up_arrow_edits_the_last(o
     settled(eli, "second thougth")
     box = eli.get_by_label("Message", exact=True)
     box.press("ArrowUp")
-    editor = message(eli, "second thougth").get_by_label("Edit message")
     expect(editor).to_be_focused()
+    expect(editor).to_have_value("second thougth")
     editor.fill("second thought")
     editor.press("Enter")
     expect(message(fay, "second thought").locator(".edited")).to_be_visible()
