@@ -58,6 +58,12 @@ def test_reply_quotes_the_message_jumps_to_it_and_follows_its_deletion(open_chat
         expect(reply.locator(".text strong")).to_have_text("three")
     assert texts(ann) == ["what time is the meeting?", "at three"]  # the quote is not the text
 
+    # A quote shows the words as rendered, not the Markdown typed.
+    act(ann, "at three", "Reply")
+    expect(ann.locator("#reply-preview")).to_have_text(re.compile(r"Replying to ben: at three"))
+    send(ann, "great")
+    expect(message(ben, "great").locator(".quote")).to_have_text(re.compile(r"ben\s+at three$"))
+
     # Clicking the quote brings the quoted message into view, highlighted for a moment.
     message(ann, "at three").locator(".quote").click()
     original = message(ann, "what time is the meeting?")
@@ -69,7 +75,7 @@ def test_reply_quotes_the_message_jumps_to_it_and_follows_its_deletion(open_chat
     act(ann, "what time is the meeting?", "Delete")
     ann.get_by_role("button", name="Yes, delete").click()
     for page in (ann, ben):
-        quote = page.locator("#scroller .message", has_text="at three").locator(".quote")
+        quote = message(page, "at three").locator(".quote")
         expect(quote).to_have_text(re.compile(r"ann\s+message deleted"))
         expect(page.locator("#scroller")).not_to_contain_text("what time is the meeting?")
 
@@ -137,8 +143,8 @@ def test_editing_inline_enter_saves_escape_cancels_and_up_arrow_edits_the_last(o
     for page in (eli, fay):
         fixed = message(page, "the first, fixed")
         expect(fixed.locator(".text em")).to_have_text("fixed")
-        expect(fixed.locator(".meta .edited")).to_have_text("(edited)")
-        expect(fixed.locator(".meta .edited")).to_have_attribute("title", re.compile(r"^Edited "))
+        expect(fixed.locator(".edited")).to_have_text("(edited)")
+        expect(fixed.locator(".edited")).to_have_attribute("title", re.compile(r"^Edited "))
     expect(eli.get_by_label("Edit message")).to_have_count(0)
 
     # Esc leaves the message as it was.
@@ -240,13 +246,16 @@ def test_edits_deletes_and_reactions_missed_offline_are_caught_up_on_reconnect(o
     expect(message(ivy, "note 3").locator(".chip")).to_have_text("🎉 1")
     expect(message(ivy, "note 4").locator(".quote")).to_have_text(re.compile(r"jon\s+note 3"))
     assert texts(ivy) == ["note 1, edited", "message deleted", "note 3", "note 4"]
+    expect(message(ivy, "note 4")).to_have_class(re.compile(r"\bcontinued\b"))
     # Caught up from what the page held (protocol "Room revisions"), not reloaded.
     rejoin = next(frame for frame in joins if room in frame)
     assert '"since":3' in rejoin.replace(" ", "") and '"rev":' in rejoin
 
-    # And live again afterwards.
+    # And live again afterwards; "(edited)" shows on a message grouped under the one before.
     assert jon.call("react", {"room": room, "id": sent[2]["id"], "emoji": "🎉", "on": False})["ok"]
     expect(message(ivy, "note 3").locator(".chip")).to_have_count(0)
+    assert jon.call("edit", {"room": room, "id": sent[2]["id"] + 1, "text": "note 4!"})["ok"]
+    expect(message(ivy, "note 4!").locator(".edited")).to_be_visible()
     jon.disconnect()
 
 

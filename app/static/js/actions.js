@@ -5,6 +5,7 @@ import { TEXT_LIMIT } from "./constants.js";
 import { $, composer, element, nodes, scroller, words } from "./dom.js";
 import { fillMessage } from "./entry.js";
 import { clearError, showError } from "./errors.js";
+import { plainText } from "./markdown.js";
 import { applyState } from "./messages.js";
 import { canDeleteAny } from "./moderation.js";
 import { reportButton } from "./private.js";
@@ -48,7 +49,7 @@ export function actionsBar(r, message, li) {
 export function startReply(r, id) {
   const message = r.messages.get(id);
   if (!message || message.deleted) return;
-  r.replyTo = { id, user: message.user, text: message.text.slice(0, 200) };
+  r.replyTo = { id, user: message.user, text: plainText(message.text).slice(0, 200) };
   renderReplyPreview();
   composer.focus();
 }

@@ -2,7 +2,7 @@
 // "(edited)", the line it answers, its Markdown text or "message deleted", reactions, actions.
 import { actionsBar } from "./actions.js";
 import { avatar, element, header, userText } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { plainText, renderMarkdown } from "./markdown.js";
 import { reactionChips } from "./reactions.js";
 import { selfIn } from "./state.js";
 import { fullTime } from "./text.js";
@@ -25,7 +25,7 @@ export function quoteLine(reply, r = null) {
   const author = userText("span", "quote-author", reply.user);
   const text = reply.deleted
     ? element("span", "quote-text gone", "message deleted")
-    : userText("span", "quote-text", reply.text);
+    : userText("span", "quote-text", plainText(reply.text));
   quote.append(element("span", "quote-mark", "↪"), " ", author, " ", text);
   if (r) {
     quote.type = "button";
@@ -49,7 +49,7 @@ export function reveal(r, id) {
 }
 
 function editedMark(message) {
-  const mark = element("span", "edited", "(edited)");
+  const mark = element("p", "edited", "(edited)");
   mark.title = `Edited ${fullTime(new Date(message.edited_at))}`;
   return mark;
 }
@@ -73,12 +73,12 @@ export function fillMessage(r, li, message) {
   }
   const focused = li.contains(document.activeElement) ? document.activeElement.dataset.focus : undefined;
 
-  const meta = header(message.user, date, message.ts);
-  if (message.edited_at && !message.deleted) meta.append(" ", editedMark(message));
-  const parts = [avatar(message.user), meta];
+  const parts = [avatar(message.user), header(message.user, date, message.ts)];
   if (message.reply_to) parts.push(quoteLine(message.reply_to, r));
   if (message.deleted) parts.push(element("div", "text tombstone", "message deleted"));
   else parts.push(li.editor ?? messageBody(message.text));
+  // Under the text, not in the header: a grouped message's header is hidden.
+  if (message.edited_at && !message.deleted && !li.editor) parts.push(editedMark(message));
   if (!message.deleted && Object.keys(message.reactions ?? {}).length) parts.push(reactionChips(r, message));
   if (!message.deleted) parts.push(actionsBar(r, message, li));
   if (li.panel) parts.push(li.panel);

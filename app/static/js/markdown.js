@@ -36,3 +36,10 @@ export function renderMarkdown(text, into) {
   for (const block of fragment.querySelectorAll(BLOCKS)) block.dir = "auto";
   into.append(fragment);
 }
+
+/** `text` as the words a reader sees once rendered, on one line (for quotes and previews). */
+export function plainText(text) {
+  const holder = document.createElement("div");
+  renderMarkdown(text, holder);
+  return holder.textContent.replace(/\s+/g, " ").trim();
+}
