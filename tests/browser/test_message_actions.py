@@ -284,3 +284,22 @@ def test_too_many_changes_while_away_reload_the_room(open_chat, live):
     expect(message(kit, "popular indeed").locator(".chip")).to_have_text("🔥 1")
     assert texts(kit) == ["popular indeed", "second"]
     lou.disconnect()
+
+
+def test_on_a_touch_screen_the_actions_open_with_the_more_button(open_chat):
+    mia = open_chat("mia", has_touch=True, is_mobile=True)
+    mia.set_viewport_size({"width": 390, "height": 844})
+    assert mia.evaluate("matchMedia('(hover: none)').matches")
+    join(mia, "touch-room")
+    send(mia, "tap me")
+    settled(mia, "tap me")
+    line = message(mia, "tap me")
+    more = line.get_by_role("button", name="More actions")
+    expect(more).to_be_visible()
+    expect(line.get_by_role("button", name="Edit")).to_be_hidden()  # until asked for
+    more.tap()
+    line.get_by_role("button", name="Edit").tap()
+    editor = mia.get_by_label("Edit message")
+    expect(editor).to_have_value("tap me")
+    editor.press("Escape")
+    expect(editor).to_have_count(0)
