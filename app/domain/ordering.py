@@ -24,6 +24,9 @@ class _RoomState:
     # Subscribers whose join catch-up holds messages up to this id and changes up to this
     # revision: (id, rev).
     caught_up: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Changes that arrived before a lower revision, held until it comes: rev -> (payload,
+    # when it arrived).
+    pending: dict[int, tuple[dict, float]] = field(default_factory=dict)
 
 
 class RoomSequencer:
@@ -31,12 +34,17 @@ class RoomSequencer:
 
     Every stored change of a room (a new message, an edit, a delete, a reaction) takes the
     room's next revision in the transaction that stores it, and is published after its
-    commit. So when revision N arrives, every revision below N is already stored, and a gap
-    is read back (the changed messages' current states) instead of waited for; a change that
-    arrives after it was read back is dropped. Clients must see a message's `message` before
-    any `message_updated` of it: a change to a message this process never sent goes out as
-    `message`, after any lower id not sent yet (read back by id). Joiners are skipped for
-    what their catch-up already gave them, so nobody receives a change twice.
+    commit. Two processes may publish revisions N and N+1 in the other order: N+1 is then
+    held until N arrives (milliseconds later as a rule), so every change goes out once, in
+    its own state, in rev order, and a message's `message` before any `message_updated` of
+    it. Joiners are skipped for what their catch-up already gave them.
+
+    A revision that does not come within GAP_WAIT seconds (its publisher died between
+    commit and publish, or stalls), or a gap over MAX_GAP, is read back from the database
+    instead: the current states of the messages changed in the gap, a message never sent
+    going out as `message` after any lower id not sent yet (read back by id). Those states
+    may be newer than the revisions around them; a change that arrives after it was read
+    back is dropped.
 
     Not thread-safe on its own: callers hold the room's lock around every call.
     """
@@ -44,6 +52,8 @@ class RoomSequencer:
     # A longer gap than this (of revisions, or of ids) is not read back: the clients catch
     # up with `since` and `rev` instead.
     MAX_GAP = 1000
+    # How long a change waits for a lower revision before the gap is read back.
+    GAP_WAIT = 2.0
 
     def __init__(self) -> None:
         self._rooms: dict[str, _RoomState] = {}
@@ -66,29 +76,67 @@ class RoomSequencer:
     def deliver(
         self,
         room: str,
-        event: str,
         payload: dict,
+        now: float,
         by_rev: ReadBack,
         by_id: ReadBack,
     ) -> list[Delivery]:
-        """What to emit, in order, for `payload` (a `message` or `message_updated` just
-        published): nothing when already delivered; else the changes of any gap of
-        revisions before it (`by_rev(room, after, before)`: revisions after < r < before),
-        then it, each preceded by the messages of any gap of ids (`by_id(room, after,
-        before)`: ids after < i < before) that were never sent."""
+        """What to emit, in order, for `payload` (the Message of a `message` or
+        `message_updated` just published) arriving at `now` (seconds, monotonic): nothing
+        when already delivered or held for a lower revision; else it, then the held changes
+        that follow it. A gap held too long, or too long a gap, is read back
+        (`by_rev(room, after, before)`: the messages whose latest change has after < rev <
+        before; `by_id(room, after, before)`: those with after < id < before)."""
         state = self._rooms.setdefault(room, _RoomState())
         rev, message_id = payload["rev"], payload["id"]
         if state.rev is None:
             state.rev = min((r for _, r in state.caught_up.values()), default=rev - 1)
         if state.id is None:
-            fallback = message_id - 1 if event == NEW else message_id
-            state.id = min((i for i, _ in state.caught_up.values()), default=fallback)
-        if rev <= state.rev:
-            return []  # read back already (or a duplicate)
-        changes = []
+            # a first change that is no new message: its message was sent before
+            state.id = min((i for i, _ in state.caught_up.values()), default=message_id - 1)
+        if rev <= state.rev or rev in state.pending:
+            return []  # delivered (or read back) already, or a duplicate
+        if rev > state.rev + 1:
+            state.pending[rev] = (payload, now)
+            if rev - state.rev > self.MAX_GAP:
+                return self._read_back(state, room, by_rev, by_id)
+            return self.flush(room, now, by_rev, by_id)
+        out: list[Delivery] = []
+        self._send(state, room, payload, by_id, out)
+        state.rev = rev
+        while state.rev + 1 in state.pending:
+            held, _ = state.pending.pop(state.rev + 1)
+            self._send(state, room, held, by_id, out)
+            state.rev += 1
+        self._prune(state)
+        return out
+
+    def overdue(self, now: float) -> list[str]:
+        """Rooms holding a change longer than GAP_WAIT."""
+        return [
+            room
+            for room, state in list(self._rooms.items())
+            if state.pending and now - min(t for _, t in state.pending.values()) >= self.GAP_WAIT
+        ]
+
+    def flush(self, room: str, now: float, by_rev: ReadBack, by_id: ReadBack) -> list[Delivery]:
+        """Read back the room's gap if a change has waited GAP_WAIT for it; else nothing."""
+        state = self._rooms.get(room)
+        if state is None or not state.pending:
+            return []
+        if now - min(t for _, t in state.pending.values()) < self.GAP_WAIT:
+            return []
+        return self._read_back(state, room, by_rev, by_id)
+
+    def _read_back(
+        self, state: _RoomState, room: str, by_rev: ReadBack, by_id: ReadBack
+    ) -> list[Delivery]:
+        """Deliver every held change, reading back from the database what is missing."""
+        rev = max(state.pending)
+        payload, _ = state.pending.pop(rev)
+        state.pending.clear()  # every held state is older than what is read back, or superseded
         start = max(state.rev, rev - self.MAX_GAP - 1)
-        if rev > start + 1:
-            changes = [c for c in by_rev(room, start, rev) if start < c["rev"] < rev]
+        changes = [c for c in by_rev(room, start, rev) if start < c["rev"] < rev]
         changes.append(payload)
         out: list[Delivery] = []
         for change in changes:

@@ -2,6 +2,7 @@
 changes in revision order (it overrides the queue's private `_handle_emit`)."""
 
 import logging
+import time
 from collections.abc import Callable
 
 import socketio
@@ -60,6 +61,7 @@ class OrderedRedisManager(socketio.RedisManager):
             self.server.sleep(0.01)
             waited += 0.01
         self.on_start()
+        self.server.start_background_task(self._flush_overdue)
 
     def caught_up(self, room: str, sid: str, upto: int, upto_rev: int) -> None:
         self.sequencer.caught_up(room, sid, upto, upto_rev)
@@ -96,18 +98,40 @@ class OrderedRedisManager(socketio.RedisManager):
         if not self.rooms.get(NAMESPACE, {}).get(message["room"]):
             self.sequencer.drop_room(room)  # no subscriber in this process
             return
-        deliveries = self.sequencer.deliver(
-            room, message["event"], message["data"][0], self.read_changes, self.read_back
+        payload = message["data"][0]
+        self._emit(
+            room,
+            self.sequencer.deliver(
+                room, payload, time.monotonic(), self.read_changes, self.read_back
+            ),
         )
-        read = len(deliveries) - 1
-        if read > 0:
-            log.info(
-                "room %r: read back %d change(s) for revision %s",
-                room,
-                read,
-                message["data"][0]["rev"],
-            )
+
+    def _flush_overdue(self) -> None:
+        """Forever: read back the gaps of rooms whose missing revision never came (its
+        publisher died between commit and publish)."""
+        sequencer = self.sequencer
+        while True:
+            self.server.sleep(sequencer.GAP_WAIT / 4)
+            for room in sequencer.overdue(time.monotonic()):
+                try:
+                    with self.locks(room):
+                        deliveries = sequencer.flush(
+                            room, time.monotonic(), self.read_changes, self.read_back
+                        )
+                        if deliveries:
+                            log.warning("room %r: a revision never came; read back", room)
+                        self._emit(room, deliveries)
+                except Exception:  # the next round tries again; this task must not die
+                    log.exception("room %r: reading back a gap failed", room)
+
+    def _emit(self, room: str, deliveries: list) -> None:
         for event, payload, skip in deliveries:
             super()._handle_emit(
-                {**message, "event": event, "data": [payload], "skip_sid": skip or None}
+                {
+                    "event": event,
+                    "data": [payload],
+                    "namespace": NAMESPACE,
+                    "room": CHANNEL_PREFIX + room,
+                    "skip_sid": skip or None,
+                }
             )

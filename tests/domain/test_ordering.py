@@ -38,12 +38,20 @@ class Database:
         return [s for i, s in sorted(self.states.items()) if after < i < before]
 
 
-def arrive(sequencer, db, event, payload, room="general"):
+def arrive(sequencer, db, event, payload, room="general", now=0.0):
     """What the process emits for an arriving change: (event, id, rev, skipped sids)."""
-    return [
-        (name, sent["id"], sent["rev"], sorted(skip))
-        for name, sent, skip in sequencer.deliver(room, event, payload, db.by_rev, db.by_id)
-    ]
+    return shown(sequencer.deliver(room, payload, now, db.by_rev, db.by_id))
+
+
+def shown(deliveries):
+    return [(name, sent["id"], sent["rev"], sorted(skip)) for name, sent, skip in deliveries]
+
+
+def later(sequencer, db, room="general"):
+    """What the process reads back once a held change has waited GAP_WAIT."""
+    assert sequencer.overdue(0.0) == []
+    assert room in sequencer.overdue(RoomSequencer.GAP_WAIT)
+    return shown(sequencer.flush(room, RoomSequencer.GAP_WAIT, db.by_rev, db.by_id))
 
 
 def test_in_order_changes_are_delivered_as_they_come():
@@ -55,28 +63,42 @@ def test_in_order_changes_are_delivered_as_they_come():
     assert arrive(sequencer, db, UPDATED, edit) == [(UPDATED, 1, 2, [])]
 
 
-def test_a_gap_is_read_back_before_the_newer_change_and_the_late_one_dropped():
+def test_a_change_ahead_of_a_lower_revision_waits_for_it():
     sequencer, db = RoomSequencer(), Database()
     sequencer.caught_up("general", "s1", 0, 0)
     first, edit, second = db.post(), db.edit(1), db.post()
     assert arrive(sequencer, db, NEW, first) == [(NEW, 1, 1, [])]
-    # process B's revision 3 arrives before process A's revision 2: 2 is read back first
-    assert arrive(sequencer, db, NEW, second) == [(UPDATED, 1, 2, []), (NEW, 2, 3, [])]
-    assert arrive(sequencer, db, UPDATED, edit) == []
+    # process B's revision 3 arrives before process A's revision 2: it waits for it
+    assert arrive(sequencer, db, NEW, second) == []
+    assert arrive(sequencer, db, UPDATED, edit) == [(UPDATED, 1, 2, []), (NEW, 2, 3, [])]
+    assert sequencer.overdue(100.0) == []
 
 
-def test_a_change_to_a_message_never_sent_goes_out_as_a_message_after_lower_ids():
+def test_an_edit_that_overtakes_its_message_goes_out_after_it():
     sequencer, db = RoomSequencer(), Database()
     sequencer.caught_up("general", "s1", 0, 0)
     first, second = db.post(), db.post()
     edit_first = db.edit(1)
-    # revision 3 (an edit of 1) arrives first: 1 goes out as `message` in its edited state
-    assert arrive(sequencer, db, UPDATED, edit_first) == [(NEW, 1, 3, []), (NEW, 2, 2, [])]
-    assert arrive(sequencer, db, NEW, first) == []
+    assert arrive(sequencer, db, UPDATED, edit_first) == []
     assert arrive(sequencer, db, NEW, second) == []
+    assert arrive(sequencer, db, NEW, first) == [
+        (NEW, 1, 1, []),
+        (NEW, 2, 2, []),
+        (UPDATED, 1, 3, []),
+    ]
 
 
-def test_a_message_read_ahead_by_id_is_not_sent_again_in_an_older_state():
+def test_a_revision_that_never_comes_is_read_back_and_dropped_if_it_comes_late():
+    sequencer, db = RoomSequencer(), Database()
+    sequencer.caught_up("general", "s1", 0, 0)
+    first, edit, second = db.post(), db.edit(1), db.post()
+    assert arrive(sequencer, db, NEW, first) == [(NEW, 1, 1, [])]
+    assert arrive(sequencer, db, NEW, second) == []
+    assert later(sequencer, db) == [(UPDATED, 1, 2, []), (NEW, 2, 3, [])]
+    assert arrive(sequencer, db, UPDATED, edit) == []
+
+
+def test_a_read_back_sends_a_message_never_sent_before_higher_ids_in_its_current_state():
     sequencer, db = RoomSequencer(), Database()
     sequencer.caught_up("general", "s1", 0, 0)
     db.post()
@@ -84,8 +106,9 @@ def test_a_message_read_ahead_by_id_is_not_sent_again_in_an_older_state():
     created_three = db.post()
     edit_two = db.edit(2)
     assert arrive(sequencer, db, NEW, db.log[0][1]) == [(NEW, 1, 1, [])]
-    # 3 arrives: 2 (now at rev 4) is read back by id and sent first, in its current state
-    assert arrive(sequencer, db, NEW, created_three) == [(NEW, 2, 4, []), (NEW, 3, 3, [])]
+    assert arrive(sequencer, db, NEW, created_three) == []
+    # 2 (now at rev 4) is read back by id and sent first, in its current state
+    assert later(sequencer, db) == [(NEW, 2, 4, []), (NEW, 3, 3, [])]
     assert arrive(sequencer, db, NEW, created_two) == []
     assert arrive(sequencer, db, UPDATED, edit_two) == []
     assert arrive(sequencer, db, UPDATED, db.edit(2)) == [(UPDATED, 2, 5, [])]
@@ -110,8 +133,8 @@ def test_a_truncated_catch_up_does_not_skip_messages_beyond_it():
     sequencer.caught_up("general", "a", 0, 0)
     # "b" got messages up to 2 only (its ack was cut), though the room was at revision 3
     sequencer.caught_up("general", "b", 2, 3)
-    delivered = arrive(sequencer, db, NEW, db.log[2][1])
-    assert delivered == [(NEW, 1, 1, ["b"]), (NEW, 2, 2, ["b"]), (NEW, 3, 3, [])]
+    delivered = [arrive(sequencer, db, NEW, db.log[n][1]) for n in range(3)]
+    assert delivered == [[(NEW, 1, 1, ["b"])], [(NEW, 2, 2, ["b"])], [(NEW, 3, 3, [])]]
 
 
 def test_first_change_after_joins_starts_from_the_oldest_catch_up():
@@ -120,8 +143,8 @@ def test_first_change_after_joins_starts_from_the_oldest_catch_up():
         db.post()
     sequencer.caught_up("general", "a", 2, 2)
     sequencer.caught_up("general", "b", 5, 5)
-    delivered = arrive(sequencer, db, NEW, db.post())
-    assert delivered == [
+    assert arrive(sequencer, db, NEW, db.post()) == []
+    assert later(sequencer, db) == [
         (NEW, 3, 3, ["b"]),
         (NEW, 4, 4, ["b"]),
         (NEW, 5, 5, ["b"]),
@@ -152,7 +175,7 @@ def test_rooms_are_independent():
     assert arrive(sequencer, b, NEW, b.post(), room="b") == [(NEW, 1, 1, [])]
 
 
-def test_a_very_long_gap_is_not_read_back_whole():
+def test_a_very_long_gap_is_read_back_at_once_but_not_whole():
     sequencer, db = RoomSequencer(), Database()
     sequencer.caught_up("general", "s", 0, 0)
     for _ in range(5000):
@@ -163,16 +186,17 @@ def test_a_very_long_gap_is_not_read_back_whole():
     assert delivered[-1][:3] == (NEW, 5000, 5000)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     changes=st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=40),
     seed=st.integers(min_value=0, max_value=2**32),
+    stalls=st.booleans(),
 )
-def test_any_arrival_order_gives_each_change_once_in_order(changes, seed):
+def test_any_arrival_order_gives_each_change_once_in_order(changes, seed, stalls):
     """Changes published by several processes arrive in any order and each process has
-    committed some more by then: a subscriber still gets every message once as `message`
-    before any update of it, never an older state after a newer one, and ends with exactly
-    the stored state."""
+    committed some more by then. A subscriber gets every message once as `message` before
+    any update of it, never an older state after a newer one, and ends with exactly the
+    stored state; when no publisher stalls, it gets exactly every change, in rev order."""
     db = Database()
     for choice in changes:
         if choice < 4 or not db.states:
@@ -185,8 +209,9 @@ def test_any_arrival_order_gives_each_change_once_in_order(changes, seed):
     rng = random.Random(seed)
     rng.shuffle(order)
 
-    # the database as a process sees it while changes arrive: committed up to some rev
-    class Committed(Database):
+    class Committed:
+        """The database as a process sees it while changes arrive: committed up to some rev."""
+
         upto = 0
 
         def visible(self):
@@ -206,12 +231,16 @@ def test_any_arrival_order_gives_each_change_once_in_order(changes, seed):
     sequencer = RoomSequencer()
     sequencer.caught_up("general", "s", 0, 0)
     held: dict[int, int] = {}
+    received = []
+    now = 0.0
     for index in order:
-        event, payload = log[index]
+        _, payload = log[index]
         view.upto = max(view.upto, payload["rev"], rng.randint(0, len(log)))
-        for name, sent, skip in sequencer.deliver(
-            "general", event, payload, view.by_rev, view.by_id
-        ):
+        deliveries = sequencer.deliver("general", payload, now, view.by_rev, view.by_id)
+        if stalls and rng.random() < 0.3:
+            now += RoomSequencer.GAP_WAIT
+            deliveries += sequencer.flush("general", now, view.by_rev, view.by_id)
+        for name, sent, skip in deliveries:
             assert skip == []
             if name == NEW:
                 assert sent["id"] not in held, "a second `message` for one id"
@@ -220,4 +249,11 @@ def test_any_arrival_order_gives_each_change_once_in_order(changes, seed):
                 assert sent["id"] in held, "`message_updated` before its `message`"
                 assert sent["rev"] > held[sent["id"]], "an old or repeated state"
             held[sent["id"]] = sent["rev"]
+            received.append((name, sent))
+    if stalls:
+        now += RoomSequencer.GAP_WAIT
+        for name, sent, _ in sequencer.flush("general", now, view.by_rev, view.by_id):
+            held[sent["id"]] = sent["rev"]
+    else:
+        assert received == log
     assert held == final
