@@ -85,7 +85,7 @@ def post_message(room: str):
         payload = parse(PostPayload, (request.get_json(silent=True),))
         with current_app.extensions["in_flight"].track():
             message, created = current_app.extensions["chat"].messages.post_as(
-                identity, room, payload.text, payload.client_id
+                identity, room, payload.text, payload.client_id, payload.reply_to
             )
     except ChatError as refused:
         return refusal(refused)

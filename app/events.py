@@ -15,6 +15,8 @@ from .domain.services import ChatServices
 from .extensions import db, socketio
 from .payloads import (
     BanPayload,
+    DeletePayload,
+    EditPayload,
     EmptyPayload,
     HistoryPayload,
     JoinPayload,
@@ -23,6 +25,7 @@ from .payloads import (
     MessagePayload,
     MutePayload,
     Payload,
+    ReactPayload,
     ReportPayload,
     RoomsPayload,
     RoomUserPayload,
@@ -199,7 +202,9 @@ def on_rooms(sid: str, payload: RoomsPayload) -> dict:
 @handles("join", JoinPayload)
 def on_join(sid: str, payload: JoinPayload) -> dict:
     """A client enters a room (created if new); `presence` joined goes to the room's others."""
-    return _joined(lambda service: service.rooms.join(sid, payload.room, payload.since))
+    return _joined(
+        lambda service: service.rooms.join(sid, payload.room, payload.since, payload.rev)
+    )
 
 
 def _joined(enter: Callable[[ChatServices], JoinResult]) -> dict:
@@ -220,7 +225,30 @@ def on_leave(sid: str, payload: LeavePayload) -> dict:
 @handles("message", MessagePayload)
 def on_message(sid: str, payload: MessagePayload) -> dict:
     """A member posts; once stored, `message` goes to the whole room, sender's tabs included."""
-    message = chat().messages.post(sid, payload.room, payload.text, payload.client_id)
+    message = chat().messages.post(
+        sid, payload.room, payload.text, payload.client_id, payload.reply_to
+    )
+    return wire.message_ack(message)
+
+
+@handles("edit", EditPayload)
+def on_edit(sid: str, payload: EditPayload) -> dict:
+    """The author changes a message's text; the room gets `message_updated` (and one per
+    reply quoting it)."""
+    return wire.message_ack(chat().messages.edit(sid, payload.room, payload.id, payload.text))
+
+
+@handles("delete", DeletePayload)
+def on_delete(sid: str, payload: DeletePayload) -> dict:
+    """The author or the room's staff deletes a message (a tombstone); the room gets
+    `message_updated` (and one per reply quoting it)."""
+    return wire.message_ack(chat().messages.delete(sid, payload.room, payload.id))
+
+
+@handles("react", ReactPayload)
+def on_react(sid: str, payload: ReactPayload) -> dict:
+    """A member adds or removes a reaction; the room gets `message_updated`."""
+    message = chat().messages.react(sid, payload.room, payload.id, payload.emoji, payload.on)
     return wire.message_ack(message)
 
 

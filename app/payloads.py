@@ -36,6 +36,8 @@ class RoomsPayload(Payload):
 class JoinPayload(Payload):
     room: str
     since: int | None = Field(default=None, ge=0, le=MAX_ID)
+    # the highest room revision the client holds (ignored without `since`)
+    rev: int | None = Field(default=None, ge=0, le=MAX_ID)
 
 
 class LeavePayload(Payload):
@@ -57,10 +59,15 @@ ClientId = Annotated[
 ]
 
 
+# a message of the room, by its id
+MessageId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class MessagePayload(Payload):
     room: str
     text: str
     client_id: ClientId = None
+    reply_to: MessageId | None = None
 
 
 class PostPayload(Payload):
@@ -68,6 +75,29 @@ class PostPayload(Payload):
 
     text: str
     client_id: ClientId = None
+    reply_to: MessageId | None = None
+
+
+# edit, delete, react: the text and emoji rules are the domain's, checked after the
+# message's existence and the caller's permission (docs/protocol.md gives that order)
+
+
+class EditPayload(Payload):
+    room: str
+    id: MessageId
+    text: str
+
+
+class DeletePayload(Payload):
+    room: str
+    id: MessageId
+
+
+class ReactPayload(Payload):
+    room: str
+    id: MessageId
+    emoji: str
+    on: bool
 
 
 class TypingPayload(Payload):

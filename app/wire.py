@@ -102,10 +102,12 @@ def rooms_ack(page: RoomsPage) -> dict:
 def join_ack(result: JoinResult) -> dict:
     """The ack of `join` and of `dm`."""
     return {
-        "room": room(result.room),
+        "room": {**room(result.room), "rev": result.rev},
         "members": result.members,
         "messages": [message(m) for m in result.messages],
         "has_more": result.has_more,
+        "updates": [message(m) for m in result.updates],
+        "updates_truncated": result.updates_truncated,
     }
 
 

@@ -37,6 +37,8 @@ class Budgets:
     # charged by the domain after the room checks (HTTP posts too: app/domain/messages.py)
     message: Budget = Budget(10.0, 20)
     typing: Budget = Budget(5.0, 10)
+    # reactions added or removed (`react`)
+    react: Budget = Budget(5.0, 20)
     # join, leave and dm share it
     join: Budget = Budget(5.0, 20)
     rooms: Budget = Budget(1.0, 5)
@@ -60,8 +62,12 @@ class Budgets:
 
 
 # The buckets each event is charged to on top of `events`, before the domain work. `message`
-# and `typing` are charged by the domain itself (after their room checks; HTTP posts too).
+# and `typing` are charged by the domain itself (after their room checks; HTTP posts too);
+# `edit` and `delete` draw on the `message` bucket here, before their room checks.
 EVENT_BUCKETS: dict[str, tuple[str, ...]] = {
+    "edit": ("message",),
+    "delete": ("message",),
+    "react": ("react",),
     "join": ("join",),
     "leave": ("join",),
     "dm": ("join", "dm"),
@@ -86,6 +92,7 @@ SETTINGS = {
     "events": ("EVENT_RATE", "EVENT_BURST"),
     "message": ("MESSAGE_RATE", "MESSAGE_BURST"),
     "typing": ("TYPING_RATE", "TYPING_BURST"),
+    "react": ("REACT_RATE", "REACT_BURST"),
     "join": ("JOIN_RATE", "JOIN_BURST"),
     "rooms": ("ROOMS_RATE", "ROOMS_BURST"),
     "history": ("HISTORY_RATE", "HISTORY_BURST"),

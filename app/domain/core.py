@@ -1,13 +1,14 @@
 """What every chat service shares: the ports, the limits, and who may do what in which room."""
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from . import rules
 from .aliases import AliasBook, PairNames
 from .budgets import Throttle
-from .errors import NOT_FOUND, NOT_IN_ROOM, UNAUTHORIZED, ChatError
+from .errors import FORBIDDEN, NOT_FOUND, NOT_IN_ROOM, UNAUTHORIZED, ChatError
 from .limits import Limits
-from .models import Identity, Message, Room
+from .models import Identity, Message, Pairing, Room
 from .ports import Ports
 from .presence import PresenceCoalescer
 from .standing import Standing
@@ -86,6 +87,36 @@ class Core:
         if other and other[0] in repository.blocked_with(identity.user_id):
             raise rules.blocked()
 
+    def room_to_speak(self, sid: str, identity: Identity, room_name: str) -> Room:
+        """The room a connection posts or changes messages in: a private room's outsiders
+        get `forbidden`; a connection that has not joined it `not_in_room`, unless a ban or
+        a block is why (then `forbidden`, saying so); `not_found` for a room deleted while
+        the connection sat in it."""
+        self.require_private_member(identity, room_name)
+        repository = self.ports.repository
+        if not self.ports.presence.in_room(sid, room_name):
+            # a user taken out of a DM by a block learns why (blocks are checked again later)
+            if rules.is_private_room_name(room_name):
+                self.require_private_member(identity, room_name, speaking=True)
+            elif (banned_from := repository.known_room(room_name)) is not None:
+                # a kicked, banned user learns why rather than "join first"
+                self.standing.refuse_if_banned(identity, banned_from)
+            self.require_in_room(sid, room_name)
+        room = repository.known_room(room_name)
+        if room is None:  # deleted while the connection sat in it
+            raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
+        return room
+
+    def check_private_post(self, identity: Identity, room: Room) -> Pairing | None:
+        """`forbidden` for an ended stranger pair or a blocked DM; a live pair's pairing."""
+        if room.kind == "pair":
+            pairing = self.ports.pairs.pairing_of(identity.user_id)
+            if pairing is None or pairing.room != room.name:
+                raise ChatError(FORBIDDEN, "This conversation has ended.")
+            return pairing
+        self.refuse_if_blocked(identity, room)
+        return None
+
     def require_in_room(self, sid: str, room_name: str) -> None:
         """`not_in_room` unless this connection has joined `room_name`."""
         if not self.ports.presence.in_room(sid, room_name):
@@ -111,8 +142,24 @@ class Core:
         return self.pair_names(room_name).of_id(identity.user_id)
 
     def shown(self, room_name: str, messages: list[Message]) -> list[Message]:
-        """Messages as clients see them: in a pair room, by alias."""
+        """Messages as clients see them: in a pair room, every name in them by alias."""
         if not room_name.startswith("pair:") or not messages:
             return messages
         names = self.pair_names(room_name)
-        return [replace(message, user=names.of_name(message.user)) for message in messages]
+        return [_aliased(message, names.of_name) for message in messages]
+
+
+def _aliased(message: Message, alias: Callable[[str], str]) -> Message:
+    """A pair room's message with every username in it (author, quoted author, reacting
+    users) replaced by its alias."""
+    quote = message.reply_to
+    reactions = tuple(
+        (emoji, tuple(sorted((alias(user) for user in users), key=str.casefold)))
+        for emoji, users in message.reactions
+    )
+    return replace(
+        message,
+        user=alias(message.user),
+        reply_to=None if quote is None else replace(quote, user=alias(quote.user)),
+        reactions=reactions,
+    )

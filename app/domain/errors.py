@@ -44,3 +44,22 @@ class ChatError(Exception):
         if self.retry_after is not None:
             error["retry_after"] = self.retry_after
         return error
+
+
+# -- what the store reports about a change it could not make (the services say why) -------
+
+
+class MessageGoneError(Exception):
+    """The message does not exist, or (for a change that needs it) is deleted."""
+
+
+class NotAuthorError(Exception):
+    """The change needs the message's author (an edit; a delete without staff powers)."""
+
+
+class SanctionedError(Exception):
+    """The user has a ban or mute in the room that the change is refused for."""
+
+
+class TooManyReactionsError(Exception):
+    """The message already has as many distinct emoji as allowed, and this one is new."""

@@ -14,6 +14,10 @@ class Limits:
 
     join_page: int = 50
     catch_up_max: int = 500
+    # `join` with `since` and `rev`: changed messages per ack
+    updates_max: int = 500
+    # distinct emoji on one message
+    max_reactions: int = 20
     history_default: int = 50
     history_max: int = 100
     # Refusals a user may ignore (refilled at 1/s) before their flooding connection is closed.

@@ -1,39 +1,49 @@
-"""Messages: posting (over a socket, or with no connection), typing, and reading history."""
+"""Messages: posting (over a socket, or with no connection), typing, reading history and
+changes; editing, deleting and reacting live in app/domain/edits.py."""
 
 from . import rules
 from .core import Core
-from .errors import FORBIDDEN, NOT_FOUND, RATE_LIMITED, ChatError
-from .models import Identity, Message, Pairing, Room, TypingChanged
+from .edits import MessageChanges
+from .errors import NOT_FOUND, RATE_LIMITED, ChatError, MessageGoneError
+from .models import Identity, Message, Room, TypingChanged
+from .moderation import ModerationService
 
 
 class MessageService:
-    def __init__(self, core: Core):
+    def __init__(self, core: Core, moderation: ModerationService):
         self.core = core
         self.ports = core.ports
+        # edit, delete and react (app/domain/edits.py)
+        self.changes = MessageChanges(core, moderation)
+        self.edit = self.changes.edit
+        self.delete = self.changes.delete
+        self.react = self.changes.react
 
-    def post(self, sid: str, room_name: str, text: str, client_id: str | None = None) -> Message:
+    def post(
+        self,
+        sid: str,
+        room_name: str,
+        text: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
+    ) -> Message:
         """Store a message in a joined room and broadcast it; a retry (same `client_id`)
-        returns the stored original and broadcasts nothing."""
+        returns the stored original and broadcasts nothing. `reply_to`: the id of a live
+        message of the room it answers (`not_found` otherwise)."""
         identity = self.core.identity(sid)
         room_name = rules.check_room_name(room_name)
         text = rules.check_text(text)
         client_id = rules.check_client_id(client_id)
-        self.core.require_private_member(identity, room_name)
-        if not self.ports.presence.in_room(sid, room_name):
-            # a user taken out of a DM by a block learns why (blocks are checked in _store)
-            if rules.is_private_room_name(room_name):
-                self.core.require_private_member(identity, room_name, speaking=True)
-            elif (banned_from := self.ports.repository.known_room(room_name)) is not None:
-                # a kicked, banned user learns why rather than "join first"
-                self.core.standing.refuse_if_banned(identity, banned_from)
-            self.core.require_in_room(sid, room_name)
-        room = self.ports.repository.known_room(room_name)
-        if room is None:  # deleted while the connection sat in it
-            raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
-        return self._store(identity, room, text, client_id)[0]
+        room = self.core.room_to_speak(sid, identity, room_name)
+        return self._store(identity, room, text, client_id, reply_to)[0]
 
     def post_as(
-        self, identity: Identity, room_name: str, text: str, client_id: str | None = None
+        self,
+        identity: Identity,
+        room_name: str,
+        text: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> tuple[Message, bool]:
         """Post with no connection (HTTP API, CLI): the room must already exist and need not
         be joined. Returns the message and True, or the original of a retry and False."""
@@ -42,7 +52,7 @@ class MessageService:
         client_id = rules.check_client_id(client_id)
         room = self.core.room_for(identity, room_name, create=False)
         try:
-            return self._store(identity, room, text, client_id)
+            return self._store(identity, room, text, client_id, reply_to)
         except ChatError as refused:
             if not refused.disconnect:
                 raise
@@ -54,10 +64,15 @@ class MessageService:
             ) from None
 
     def _store(
-        self, identity: Identity, room: Room, text: str, client_id: str | None
+        self,
+        identity: Identity,
+        room: Room,
+        text: str,
+        client_id: str | None,
+        reply_to: int | None = None,
     ) -> tuple[Message, bool]:
         """Store and broadcast a checked message (True), or find the original of a retry."""
-        pairing = self._check_private_post(identity, room) if room.private else None
+        pairing = self.core.check_private_post(identity, room) if room.private else None
         if pairing is not None:
             # the pair's aliases, learnt from the pairing (no query), before the message is
             # stored: its broadcast names the sender by alias
@@ -83,7 +98,14 @@ class MessageService:
         sanctions_at = None if room.private else self.core.standing.now()
         with self.ports.locks(room.name):
             # a retry (same client_id) comes back as the stored original, not stored again
-            stored = repository.add_message(room, identity, text, client_id, now, sanctions_at)
+            try:
+                stored = repository.add_message(
+                    room, identity, text, client_id, now, sanctions_at, reply_to
+                )
+            except MessageGoneError:
+                raise ChatError(
+                    NOT_FOUND, f"There is no message {reply_to} in {room.name!r} to reply to."
+                ) from None
             if stored is not None:
                 message, created = stored
                 message = self.core.shown(room.name, [message])[0]
@@ -92,16 +114,6 @@ class MessageService:
         if stored is None:  # banned or muted: why, read outside the room's lock
             raise self.core.standing.post_refusal(identity, room)
         return message, created
-
-    def _check_private_post(self, identity: Identity, room: Room) -> Pairing | None:
-        """`forbidden` for an ended stranger pair or a blocked DM; a live pair's pairing."""
-        if room.kind == "pair":
-            pairing = self.ports.pairs.pairing_of(identity.user_id)
-            if pairing is None or pairing.room != room.name:
-                raise ChatError(FORBIDDEN, "This conversation has ended.")
-            return pairing
-        self.core.refuse_if_blocked(identity, room)
-        return None
 
     def typing(self, sid: str, room_name: str, typing: bool) -> None:
         """Tell a joined room's other users this one started or stopped typing."""
@@ -143,3 +155,21 @@ class MessageService:
             return []
         messages, _ = repository.after(room, after, upto - after)
         return self.core.shown(room.name, [message for message in messages if message.id <= upto])
+
+    def messages_by_id(self, room_name: str, after_id: int, upto_id: int) -> list[Message]:
+        """`between` by its other name: the messages with `after_id` < id <= `upto_id`."""
+        return self.between(room_name, after_id, upto_id)
+
+    def changes(self, room_name: str, after_rev: int, upto_rev: int) -> list[Message]:
+        """The current states (as clients see them) of the room's messages whose latest
+        change has `after_rev` < rev <= `upto_rev`, ascending rev: changes whose broadcast
+        from another process has not arrived yet, read back to keep rev order."""
+        repository = self.ports.repository
+        room = repository.get_room(room_name)
+        if room is None or upto_rev <= after_rev:
+            return []
+        # one message per revision at most: the page always holds them all
+        messages, _ = repository.changed(
+            room, after_rev=after_rev, upto_rev=upto_rev, limit=upto_rev - after_rev
+        )
+        return self.core.shown(room.name, messages)

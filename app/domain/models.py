@@ -1,6 +1,6 @@
 """Value objects the domain hands around and broadcasts (wire forms: app/wire.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
@@ -103,12 +103,19 @@ class RoomSummary:
 
 @dataclass(frozen=True, slots=True)
 class JoinResult:
-    """A join (or a DM opened): the room, who is in it, and the first page of messages."""
+    """A join (or a DM opened): the room, who is in it, the first page of messages, and the
+    changes a client holding `since` and `rev` missed."""
 
     room: RoomSummary
     members: list[str]
     messages: list[Message]
     has_more: bool
+    # `join` with `since` and `rev`: messages up to `since` changed since `rev` (ascending
+    # rev), and whether there were more than one ack holds
+    updates: list[Message] = field(default_factory=list)
+    updates_truncated: bool = False
+    # the room revision this result covers (every change up to it is in it)
+    rev: int = 0
 
 
 @dataclass(frozen=True, slots=True)

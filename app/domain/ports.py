@@ -61,14 +61,76 @@ class ChatRepository(Protocol):
         client_id: str | None,
         now: datetime,
         unless_sanctioned_at: datetime | None = None,
+        reply_to: int | None = None,
     ) -> tuple[Message, bool] | None:
-        """Assign the room's next id and commit; returns only once the message is durable.
-        A `client_id` this user already used in this room returns that message and False.
-        With `unless_sanctioned_at`: None, nothing stored, when the user has a ban or mute in
-        the room that is still on at that time (checked in the same statement)."""
+        """Assign the room's next id and rev and commit; returns only once the message is
+        durable. A `client_id` this user already used in this room returns that message and
+        False (before `reply_to` is looked at). With `unless_sanctioned_at`: None, nothing
+        stored, when the user has a ban or mute in the room that is still on at that time
+        (checked in the same statement). errors.MessageGoneError, nothing stored, when
+        `reply_to` names no message of the room or a deleted one."""
         ...
 
     def find_by_client_id(self, room: Room, user_id: int, client_id: str) -> Message | None: ...
+    def message(self, room: Room, message_id: int) -> Message | None:
+        """One message by id, in its current state (tombstones too)."""
+        ...
+
+    def room_rev(self, room: Room) -> int:
+        """The room's current revision, read fresh."""
+        ...
+
+    def changed(
+        self,
+        room: Room,
+        *,
+        after_rev: int,
+        max_id: int | None = None,
+        upto_rev: int | None = None,
+        limit: int,
+    ) -> tuple[list[Message], bool]:
+        """Current states of the messages with rev > `after_rev` (id <= `max_id`, rev <=
+        `upto_rev` when given), ascending rev, at most `limit`; and whether more exist."""
+        ...
+
+    # Changes: each one committed transaction taking the room's next rev(s). They return
+    # (the changed messages: the target, then the replies whose quote changed; True), or
+    # ([the target's current state], False) when nothing changed (no rev taken). Refusals:
+    # errors.MessageGoneError (no such message; deleted, except for delete),
+    # NotAuthorError, SanctionedError (a ban or mute on at the given time; for delete a
+    # ban only), TooManyReactionsError.
+
+    def edit_message(
+        self,
+        room: Room,
+        message_id: int,
+        user_id: int,
+        text: str,
+        now: datetime,
+        unless_sanctioned_at: datetime | None = None,
+    ) -> tuple[list[Message], bool]: ...
+    def delete_message(
+        self,
+        room: Room,
+        message_id: int,
+        user_id: int,
+        now: datetime,
+        *,
+        any_author: bool = False,
+        unless_banned_at: datetime | None = None,
+    ) -> tuple[list[Message], bool]: ...
+    def react(
+        self,
+        room: Room,
+        message_id: int,
+        user_id: int,
+        emoji: str,
+        on: bool,
+        *,
+        max_emoji: int,
+        now: datetime,
+        unless_sanctioned_at: datetime | None = None,
+    ) -> tuple[list[Message], bool]: ...
     def latest(self, room: Room, limit: int) -> tuple[list[Message], bool]: ...
     def after(self, room: Room, since: int, limit: int) -> tuple[list[Message], bool]: ...
     def before(self, room: Room, before: int, limit: int) -> tuple[list[Message], bool]: ...

@@ -65,9 +65,13 @@ class RoomService:
             muted.get(room.name),
         )
 
-    def join(self, sid: str, room_name: str, since: int | None = None) -> JoinResult:
+    def join(
+        self, sid: str, room_name: str, since: int | None = None, rev: int | None = None
+    ) -> JoinResult:
         """Enter a room (a public one is created if new): the latest page of its messages, or
-        those after `since`; `presence` joined goes to the room if the user was not in it."""
+        those after `since` and (given `rev` too) the current state of the messages up to
+        `since` changed after room revision `rev`; `presence` joined goes to the room if the
+        user was not in it."""
         identity = self.core.identity(sid)
         room = self.core.room_for(identity, rules.check_room_name(room_name), create=True)
         if room.kind == "dm":
@@ -76,16 +80,27 @@ class RoomService:
         ports, limits = self.ports, self.core.limits
         # Under the room lock no message can be stored without also being broadcast, so
         # the page read here and the broadcasts that follow neither overlap nor leave a gap.
+        updates: list = []
+        updates_truncated = False
         with ports.locks(room.name):
             newly_present = ports.presence.enter(sid, room.name)
             ports.broadcaster.subscribe(sid, room.name)
+            # The room's rev first, then the messages, then the updates: whatever another
+            # process commits meanwhile is either in what is read after, or has a higher rev
+            # than every read (so upto_rev below covers exactly what this ack holds).
+            room_rev = ports.repository.room_rev(room)
             if since is None:
                 messages, has_more = ports.repository.latest(room, limits.join_page)
             else:
                 messages, has_more = ports.repository.after(room, since, limits.catch_up_max)
             # with no message to go by: nothing newer than `since`, or an empty room
             upto = messages[-1].id if messages else min(since or 0, room.last_message_id or 0)
-            ports.broadcaster.caught_up(sid, room.name, upto, 0)  # TODO(issue 15): rev
+            if since is not None and rev is not None:
+                updates, updates_truncated = ports.repository.changed(
+                    room, after_rev=rev, max_id=since, limit=limits.updates_max
+                )
+            upto_rev = max([room_rev, *(m.rev for m in messages), *(m.rev for m in updates)])
+            ports.broadcaster.caught_up(sid, room.name, upto, upto_rev)
         summary = self.summary(room, identity)  # first: it learns a pair's aliases
         if newly_present:
             name = self.core.name_in(room.name, identity)
@@ -94,7 +109,16 @@ class RoomService:
         if room.kind == "pair":
             names = self.core.pair_names(room.name)
             members = sorted(names.of_name(member) for member in members)
-        return JoinResult(summary, members, self.core.shown(room.name, messages), has_more)
+        shown = self.core.shown
+        return JoinResult(
+            summary,
+            members,
+            shown(room.name, messages),
+            has_more,
+            updates=shown(room.name, updates),
+            updates_truncated=updates_truncated,
+            rev=upto_rev,
+        )
 
     def leave(self, sid: str, room_name: str) -> None:
         """Leave a joined room; `presence` left goes to the room if that was the user's last

@@ -93,6 +93,26 @@ def check_text(text: str) -> str:
     return text
 
 
+MAX_EMOJI_LENGTH = 32
+# Bidi controls: marks, embeddings and overrides, isolates (a reaction must not flip a name)
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_emoji(emoji: str) -> str:
+    """A reaction: 1-32 characters (code points) with no whitespace, control characters,
+    lone surrogates or bidi controls; any other string (an emoji, a ZWJ sequence, `+1`)."""
+    if not 1 <= len(emoji) <= MAX_EMOJI_LENGTH:
+        raise ChatError(INVALID, f"A reaction is 1-{MAX_EMOJI_LENGTH} characters.")
+    for char in emoji:
+        if char.isspace() or char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+            raise ChatError(
+                INVALID,
+                "A reaction has no whitespace, control characters, bidi controls or lone "
+                "surrogates.",
+            )
+    return emoji
+
+
 def check_report_reason(reason: str) -> str:
     """A report's reason: 1-1000 characters after trimming, storable by every database."""
     reason = reason.strip()

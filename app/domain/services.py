@@ -33,15 +33,16 @@ class ChatServices:
         core = Core(ports, limits)
         rooms = RoomService(core)
         strangers = StrangerService(core)
+        moderation = ModerationService(core, rooms)
         return cls(
             connections=ConnectionService(core, strangers),
             rooms=rooms,
-            messages=MessageService(core),
+            messages=MessageService(core, moderation),
             direct=DirectService(core, rooms, strangers),
             strangers=strangers,
             ports=ports,
             reports=ReportService(core, strangers),
-            moderation=ModerationService(core, rooms),
+            moderation=moderation,
         )
 
     @property

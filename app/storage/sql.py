@@ -1,4 +1,4 @@
-"""SQLAlchemy repositories for accounts, rooms and messages."""
+"""SQLAlchemy repositories for accounts and rooms; messages: app/storage/messages.py, changes.py."""
 
 from datetime import datetime
 
@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session, aliased, scoped_session
 from ..domain import models as domain
 from ..domain.accounts import Account, UsernameTakenError
 from ..domain.rules import username_key, username_skeleton
-from .models import Block, Message, Room, RoomMember, User
+from .changes import SqlChangeStore
+from .messages import SqlMessageStore, _MessageSql
+from .models import Block, Room, RoomMember, User
 
 AnySession = Session | scoped_session
 
@@ -123,7 +125,9 @@ class SqlAccountRepository:
         return accounts
 
 
-class SqlChatRepository:
+class SqlChatRepository(SqlMessageStore, SqlChangeStore):
+    """Rooms, members and blocks here; storing, reading and changing messages in the mixins."""
+
     def __init__(self, session: AnySession, engine: Engine):
         self.session = session
         self.engine = engine  # messages are stored on its pool, outside the session
@@ -249,166 +253,3 @@ class SqlChatRepository:
         ).first()
         self.session.commit()
         return (row[0], row[1]) if row else None
-
-    # -- messages ------------------------------------------------------------------------
-
-    def add_message(
-        self,
-        room: domain.Room,
-        user: domain.Identity,
-        text: str,
-        client_id: str | None,
-        now: datetime,
-        unless_sanctioned_at: datetime | None = None,
-    ) -> tuple[domain.Message, bool] | None:
-        try:
-            stored = self._insert_message(room, user, text, client_id, now, unless_sanctioned_at)
-        except self.engine.dialect.dbapi.IntegrityError:
-            # (room, user, client_id) is unique: a retry of a stored message. The rollback
-            # also took back the counter, so ids stay gapless.
-            original = self.find_by_client_id(room, user.user_id, client_id) if client_id else None
-            if original is None:
-                raise
-            return original, False
-        if stored is None:  # banned or muted: nothing stored
-            return None
-        seq, rev = stored
-        return domain.Message(seq, room.name, user.username, text, now, client_id, rev=rev), True
-
-    def _insert_message(
-        self,
-        room: domain.Room,
-        user: domain.Identity,
-        text: str,
-        client_id: str | None,
-        now: datetime,
-        unless_sanctioned_at: datetime | None,
-    ) -> tuple[int, int] | None:
-        """Bump the room's counters and insert the message in one committed transaction;
-        None (nothing stored) when `unless_sanctioned_at` finds the user banned or muted.
-
-        On a pooled driver connection of its own rather than the ORM session: a Session, its
-        transaction and its teardown cost more CPU per message than both statements did
-        (docs/performance.md, History). Nothing else runs in this transaction. The sanction
-        check rides in the counter's UPDATE: no round trip more per message, and a ban made
-        by any process holds from its commit on."""
-        statements = self._statements
-        connection = self.engine.raw_connection()
-        try:
-            try:
-                cursor = connection.cursor()
-                try:
-                    if unless_sanctioned_at is None:
-                        cursor.execute(statements.bump, (room.id,))
-                    else:
-                        at = statements.timestamp(unless_sanctioned_at)
-                        cursor.execute(
-                            statements.guarded_bump, (room.id, room.id, user.user_id, at)
-                        )
-                    row = cursor.fetchone()
-                    if row is None:
-                        connection.rollback()
-                        return None
-                    seq, rev = row
-                    cursor.execute(
-                        statements.insert,
-                        (
-                            room.id,
-                            seq,
-                            user.user_id,
-                            text,
-                            client_id,
-                            statements.timestamp(now),
-                            rev,
-                        ),
-                    )
-                finally:
-                    cursor.close()
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
-        finally:
-            connection.close()  # back to the pool
-        return seq, rev
-
-    def find_by_client_id(
-        self, room: domain.Room, user_id: int, client_id: str
-    ) -> domain.Message | None:
-        messages = self._select(
-            room, Message.user_id == user_id, Message.client_id == client_id, order=None, limit=1
-        )
-        return messages[0] if messages else None
-
-    def latest(self, room: domain.Room, limit: int) -> tuple[list[domain.Message], bool]:
-        rows = self._select(room, order=Message.seq.desc(), limit=limit + 1)
-        return list(reversed(rows[:limit])), len(rows) > limit
-
-    def before(
-        self, room: domain.Room, before: int, limit: int
-    ) -> tuple[list[domain.Message], bool]:
-        rows = self._select(room, Message.seq < before, order=Message.seq.desc(), limit=limit + 1)
-        return list(reversed(rows[:limit])), len(rows) > limit
-
-    def after(self, room: domain.Room, since: int, limit: int) -> tuple[list[domain.Message], bool]:
-        rows = self._select(room, Message.seq > since, order=Message.seq.asc(), limit=limit + 1)
-        return rows[:limit], len(rows) > limit
-
-    def _select(self, room: domain.Room, *conditions, order, limit: int) -> list[domain.Message]:
-        statement = (
-            select(
-                Message.seq,
-                User.username,
-                Message.text,
-                Message.created_at,
-                Message.client_id,
-                Message.rev,
-            )
-            .join(User, User.id == Message.user_id)
-            .where(Message.room_id == room.id, *conditions)
-            .limit(limit)
-        )
-        if order is not None:
-            statement = statement.order_by(order)
-        rows = self.session.execute(statement).all()
-        self.session.commit()
-        return [
-            domain.Message(seq, room.name, username, text, created_at, client_id, rev=rev)
-            for seq, username, text, created_at, client_id, rev in rows
-        ]
-
-
-_BUMP_COUNTER = (
-    "UPDATE rooms SET last_message_id = last_message_id + 1, rev = rev + 1 WHERE id = ? "
-    "RETURNING last_message_id, rev"
-)
-# The same, unless the user has a ban or mute in the room that is still on (a primary-key
-# probe of room_sanctions, in the statement the message takes anyway)
-_GUARDED_BUMP = (
-    "UPDATE rooms SET last_message_id = last_message_id + 1, rev = rev + 1 WHERE id = ? "
-    "AND NOT EXISTS (SELECT 1 FROM room_sanctions WHERE room_id = ? AND user_id = ? "
-    "AND (until IS NULL OR until > ?)) RETURNING last_message_id, rev"
-)
-_INSERT_MESSAGE = (
-    "INSERT INTO messages (room_id, seq, user_id, text, client_id, created_at, rev) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-class _MessageSql:
-    """Storing a message as two driver-level statements in one transaction.
-
-    Every chat message runs them, and the ORM and Core layers spent more CPU per message
-    than the database did (docs/performance.md, History); the SQL is the same on SQLite and
-    PostgreSQL, only the placeholder differs.
-    """
-
-    def __init__(self, dialect):
-        # written with qmark placeholders (SQLite); psycopg's are %s
-        placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.bump = _BUMP_COUNTER.replace("?", placeholder)
-        self.guarded_bump = _GUARDED_BUMP.replace("?", placeholder)
-        self.insert = _INSERT_MESSAGE.replace("?", placeholder)
-        # the column type's own conversion, so rows read back exactly as the ORM wrote them
-        column_type = Message.__table__.c.created_at.type.dialect_impl(dialect)
-        self.timestamp = column_type.bind_processor(dialect) or (lambda value: value)
