@@ -235,16 +235,27 @@ def _shared_stores(app: Flask, room_locks: RoomLocks) -> Stores:
     )
     app.extensions["redis"] = redis_client
 
-    def read_back(room: str, after: int, upto: int) -> list[dict]:
+    def read_back(room: str, after: int, before: int) -> list[dict]:
+        """The messages with after < id < before, current states, by id."""
         with app.app_context():
-            messages = app.extensions["chat"].messages.between(room, after, upto)
+            messages = app.extensions["chat"].messages.between(room, after, before - 1)
+        return [message_payload(message) for message in messages]
+
+    def read_changes(room: str, after: int, before: int) -> list[dict]:
+        """The messages whose latest change has after < rev < before, by rev."""
+        with app.app_context():
+            messages = app.extensions["chat"].messages.changes(room, after, before - 1)
         return [message_payload(message) for message in messages]
 
     def start_heartbeat() -> None:
         app.extensions["heartbeat"].start()
 
     manager = OrderedRedisManager(
-        url, locks=room_locks, read_back=read_back, on_start=start_heartbeat
+        url,
+        locks=room_locks,
+        read_back=read_back,
+        read_changes=read_changes,
+        on_start=start_heartbeat,
     )
     ttl = app.config["PRESENCE_TTL"]
     liveness = RedisLiveness(redis_client, manager.host_id, ttl)

@@ -1,12 +1,12 @@
 """Several processes behind Redis: python-socketio's message queue, delivering each room's
-`message` events in id order (it overrides the queue's private `_handle_emit`)."""
+changes in revision order (it overrides the queue's private `_handle_emit`)."""
 
 import logging
 from collections.abc import Callable
 
 import socketio
 
-from ..domain.ordering import RoomSequencer
+from ..domain.ordering import NEW, UPDATED, ReadBack, RoomSequencer
 from ..domain.ports import RoomLocks
 
 log = logging.getLogger(__name__)
@@ -17,13 +17,15 @@ SUBSCRIBE_WAIT_SECONDS = 5.0
 
 
 class OrderedRedisManager(socketio.RedisManager):
-    """python-socketio's Redis message queue, with `message` events delivered in id order.
+    """python-socketio's Redis message queue, with each room's `message` and
+    `message_updated` events delivered in revision order.
 
-    Two processes may commit ids 5 and 6 of a room and publish them in the other order; a
-    join's catch-up may already hold a message whose broadcast is still on its way. Each
-    process therefore runs every room's messages through a RoomSequencer: a gap is read back
-    from the database (every lower id is committed before a message is published), a
-    duplicate is dropped, and joiners are skipped for what their catch-up gave them.
+    Two processes may commit revisions 5 and 6 of a room and publish them in the other
+    order; a join's catch-up may already hold a change whose broadcast is still on its way.
+    Each process therefore runs every room's changes through a RoomSequencer: a gap is read
+    back from the database (every lower revision is committed before a change is
+    published), a duplicate is dropped, and joiners are skipped for what their catch-up
+    gave them.
     """
 
     def __init__(
@@ -31,13 +33,15 @@ class OrderedRedisManager(socketio.RedisManager):
         url: str,
         *,
         locks: RoomLocks,
-        read_back: Callable[[str, int, int], list[dict]],
+        read_back: ReadBack,
+        read_changes: ReadBack,
         on_start: Callable[[], None],
         channel: str = "flask-chat",
     ):
         super().__init__(url, channel=channel)
         self.locks = locks
-        self.read_back = read_back
+        self.read_back = read_back  # messages by id: (room, after, before)
+        self.read_changes = read_changes  # changes by revision: (room, after, before)
         self.on_start = on_start
         self.sequencer = RoomSequencer()
         # told (sid, room) when another process takes a connection of this one out of a chat
@@ -58,7 +62,7 @@ class OrderedRedisManager(socketio.RedisManager):
         self.on_start()
 
     def caught_up(self, room: str, sid: str, upto: int, upto_rev: int) -> None:
-        self.sequencer.caught_up(room, sid, upto)
+        self.sequencer.caught_up(room, sid, upto, upto_rev)
 
     def forget(self, room: str, sid: str) -> None:
         self.sequencer.forget(room, sid)
@@ -77,13 +81,13 @@ class OrderedRedisManager(socketio.RedisManager):
 
     def _handle_emit(self, message: dict) -> None:
         channel = message.get("room")
-        if message.get("event") != "message" or not (
+        if message.get("event") not in (NEW, UPDATED) or not (
             isinstance(channel, str) and channel.startswith(CHANNEL_PREFIX)
         ):
             return super()._handle_emit(message)
         room = channel.removeprefix(CHANNEL_PREFIX)
         if message.get("host_id") == self.host_id:
-            # emitted here by MessageService, which holds the room's lock while it does
+            # emitted here by the message services, which hold the room's lock while they do
             return self._deliver_in_order(room, message)
         with self.locks(room):
             self._deliver_in_order(room, message)
@@ -92,17 +96,18 @@ class OrderedRedisManager(socketio.RedisManager):
         if not self.rooms.get(NAMESPACE, {}).get(message["room"]):
             self.sequencer.drop_room(room)  # no subscriber in this process
             return
-        newest = message["data"][0]
-        due = self.sequencer.due(room, newest["id"])
-        if len(due) > 1:
-            missing = self.read_back(room, due.start - 1, due.stop - 2)
-            log.info("room %r: read back %d message(s) before id %d", room, len(missing), due[-1])
-            for payload in missing:
-                self._emit_one(room, message, payload)
-        if due:
-            self._emit_one(room, message, newest)
-
-    def _emit_one(self, room: str, message: dict, payload: dict) -> None:
-        skip = self.sequencer.skip(room, payload["id"])
-        super()._handle_emit({**message, "data": [payload], "skip_sid": skip or None})
-        self.sequencer.delivered(room, payload["id"])
+        deliveries = self.sequencer.deliver(
+            room, message["event"], message["data"][0], self.read_changes, self.read_back
+        )
+        read = len(deliveries) - 1
+        if read > 0:
+            log.info(
+                "room %r: read back %d change(s) for revision %s",
+                room,
+                read,
+                message["data"][0]["rev"],
+            )
+        for event, payload, skip in deliveries:
+            super()._handle_emit(
+                {**message, "event": event, "data": [payload], "skip_sid": skip or None}
+            )
