@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.live import live_server
 from tests.support.realclients import connect_as
-from tests.support.replica import ReplicaClient, quote_problems, read_room
+from tests.support.replica import ReplicaClient, close_all, quote_problems, read_room
 from tests.support.services import wait_until
 
 pytestmark = pytest.mark.live
@@ -105,7 +105,7 @@ def test_a_client_back_from_a_disconnect_holds_what_one_that_stayed_holds(tmp_pa
         for client in everyone:
             assert client.views[ROOM].differences(stored) == [], client.name
             assert client.problems() == []
-            client.close()
+        close_all(everyone)
 
 
 def test_updates_are_one_per_message_and_over_500_the_client_is_told_to_reload(tmp_path):
@@ -149,5 +149,4 @@ def test_updates_are_one_per_message_and_over_500_the_client_is_told_to_reload(t
         assert fresh["ok"] and fresh["room"]["rev"] == 1032, fresh["room"]
         assert fresh["messages"] == stored[-50:]
         assert all(m["reactions"] == {"👀": ["alice"]} for m in stored[1:])
-        sio.disconnect()
-        alice.close()
+        close_all([alice, sio])

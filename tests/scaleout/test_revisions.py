@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.support.realclients import connect_as
-from tests.support.replica import ReplicaClient, quote_problems, read_room
+from tests.support.replica import ReplicaClient, close_all, quote_problems, read_room
 from tests.support.services import wait_until
 from tests.support.storm import FAST_SERVER
 
@@ -145,10 +145,6 @@ class Writer:
         elif found["rev"] == message["rev"] and found != message:
             self.problems.append(f"acked {message} but rev {found['rev']} is stored as {found}")
 
-    def close(self) -> None:
-        self.client.close()
-        self.checker.disconnect()
-
 
 def roam(leaver: ReplicaClient, urls: list[str], rng: random.Random, done: threading.Event):
     """Drop the connection (abruptly or cleanly) and come back on the other process with
@@ -219,10 +215,7 @@ def test_readers_on_both_processes_end_with_the_stored_state_of_every_message(st
         f"caught_messages={sum(v.caught_messages for v in views)} "
         f"skipped_revs={sum(v.skipped_revs for v in views)}"
     )
-    for c in everyone:
-        c.close()
-    for w in writers:
-        w.checker.disconnect()
+    close_all(everyone + [w.checker for w in writers])
 
     assert [p for w in writers for p in w.problems] == []
     assert [p for c in everyone for p in c.problems()] == []

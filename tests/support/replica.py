@@ -223,6 +223,18 @@ class ReplicaClient:
                         self.foreign[:3]]  # fmt: skip
 
 
+def close_all(clients) -> None:
+    """Close many clients at once: a clean close waits for the server's WebSocket close frame
+    (websocket-client gives it up to 3 s), so one after the other adds up. Takes
+    ReplicaClients and bare python-socketio clients."""
+    closers = [getattr(c, "close", None) or c.disconnect for c in clients]
+    threads = [threading.Thread(target=close) for close in closers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+
+
 def read_room(call, room: str) -> list[dict]:
     """Every message of `room` in its current state, oldest first, through `history` pages;
     `call(event, payload)` answers an ack (waiting out `rate_limited`)."""
