@@ -217,8 +217,10 @@ def test_readers_on_both_processes_end_with_the_stored_state_of_every_message(st
     )
     close_all(everyone + [w.checker for w in writers])
 
-    assert [p for w in writers for p in w.problems] == []
-    assert [p for c in everyone for p in c.problems()] == []
+    problems = [p for w in writers for p in w.problems]
+    assert not problems, "\n".join(problems[:40])
+    problems = [p for c in everyone for p in c.problems()]
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
     assert quote_problems(stored) == []
     by_id = {m["id"]: m for m in stored}
     for c in everyone:

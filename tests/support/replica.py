@@ -112,7 +112,12 @@ class RoomView:
             if name == "message":
                 expected = max(self.messages, default=0) + 1
                 if message_id != expected:
-                    self._problem(f"message id={message_id} when id {expected} was next")
+                    held = self.messages.get(message_id)
+                    self._problem(
+                        f"message id={message_id} rev={rev} when id {expected} was next "
+                        f"(held: rev {held and held['rev']}; join ack covered up to "
+                        f"{self.ack_rev}, last event rev {self.last_event_rev})"
+                    )
             elif message_id not in self.messages:
                 self._problem(f"message_updated id={message_id} rev={rev} before its message")
             self.last_event_rev = max(self.last_event_rev, rev)
