@@ -22,8 +22,8 @@ CLIENTS = int(__import__("os").environ.get("SOAK_CLIENTS", 50))
 ROOMS = [f"soak-{n}" for n in range(5)]
 MESSAGES_PER_CLIENT = 50
 RECONNECT_CHANCE = 0.04
-TINKERERS = 3  # every third client also edits, deletes and reacts...
-TINKER_CHANCE = 0.4  # ...after this share of its sends
+TINKERERS = 2  # every other client also edits, deletes and reacts...
+TINKER_CHANCE = 0.15  # ...after this share of its sends
 SEED = 20261122
 
 SOAK_SERVER = {
