@@ -6,6 +6,7 @@ each revision at most once, in `rev` order, never an update before its message."
 import random
 import threading
 import time
+from collections import Counter
 
 import pytest
 
@@ -208,17 +209,26 @@ def test_readers_on_both_processes_end_with_the_stored_state_of_every_message(st
     counts = {op: sum(w.counts.get(op, 0) for w in writers) for op in
               ("post", "reply", "edit", "delete", "react", "unreact")}  # fmt: skip
     views = [c.views[ROOM] for c in everyone]
+    differing = [d for view in views for d in view.differences(stored)]
+    # every ack is of a real change (no writer repeats one), and each change has its own rev
+    revs = Counter(m["rev"] for w in writers for _, m in w.acked)
+    shared = sorted(
+        [(op, m) for w in writers for op, m in w.acked if revs[m["rev"]] > 1],
+        key=lambda pair: pair[1]["rev"],
+    )
     print(
         f"\nrevisions on two processes: stored={len(stored)} room_rev={room_rev} {counts} "
         f"writing_took={writing_took:.1f}s rejoins={sum(v.rejoins for v in views)} "
         f"caught_updates={sum(v.caught_updates for v in views)} "
         f"caught_messages={sum(v.caught_messages for v in views)} "
-        f"skipped_revs={sum(v.skipped_revs for v in views)}"
+        f"skipped_revs={sum(v.skipped_revs for v in views)} states_differing={len(differing)} "
+        f"problems={sum(len(c.problems()) for c in everyone)} acks_sharing_a_rev={len(shared)}"
     )
     close_all(everyone + [w.checker for w in writers])
 
     problems = [p for w in writers for p in w.problems]
     assert not problems, "\n".join(problems[:40])
+    assert not shared, "acks of different changes with one rev:\n" + "\n".join(map(str, shared))
     problems = [p for c in everyone for p in c.problems()]
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
     assert quote_problems(stored) == []
