@@ -284,10 +284,12 @@ def test_join_general_ack_shape(connect):
     ack = join(alice)
     assert ack == {
         "ok": True,
-        "room": {"name": "general", "topic": GENERAL_TOPIC, "kind": "public", **NO_STAFF},
+        "room": {"name": "general", "topic": GENERAL_TOPIC, "kind": "public", **NO_STAFF, "rev": 0},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
+        "updates": [],
+        "updates_truncated": False,
     }
     # The joining connection does not get its own `joined`.
     assert events(alice) == []
@@ -300,10 +302,18 @@ def test_join_creates_a_public_room(connect):
     ack = join(alice, "team-42")
     assert ack == {
         "ok": True,
-        "room": {"name": "team-42", "topic": "", "kind": "public", **owned("alice", "owner")},
+        "room": {
+            "name": "team-42",
+            "topic": "",
+            "kind": "public",
+            **owned("alice", "owner"),
+            "rev": 0,
+        },
         "members": ["alice"],
         "messages": [],
         "has_more": False,
+        "updates": [],
+        "updates_truncated": False,
     }
     assert room_list(bob)["team-42"] == {
         "name": "team-42",
@@ -319,7 +329,13 @@ def test_join_creates_a_public_room(connect):
 def test_join_accepts_valid_public_names(connect, room):
     alice = connect("alice")
     ack = join(alice, room)
-    assert ack["room"] == {"name": room, "topic": "", "kind": "public", **owned("alice", "owner")}
+    assert ack["room"] == {
+        "name": room,
+        "topic": "",
+        "kind": "public",
+        **owned("alice", "owner"),
+        "rev": 0,
+    }
     assert room in room_list(alice)
 
 
@@ -341,7 +357,8 @@ def test_join_again_answers_the_same_way_without_new_presence(connect):
     say(bob, "hello")
     drain(alice, bob)
     second = join(alice)
-    assert second["room"] == first["room"]
+    # the same room, one revision on: bob's message
+    assert second["room"] == {**first["room"], "rev": first["room"]["rev"] + 1}
     assert second["members"] == ["alice", "bob"]
     assert [m["text"] for m in second["messages"]] == ["hello"]
     assert_no_events(bob, alice)
@@ -664,10 +681,12 @@ def test_private_room_members_can_use_it(private_room):
     ack = join(alice, room)
     assert ack == {
         "ok": True,
-        "room": {"name": room, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF},
+        "room": {"name": room, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF, "rev": 0},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
+        "updates": [],
+        "updates_truncated": False,
     }
     assert join(bob, room)["members"] == ["alice", "bob"]
     assert events(alice) == [("presence", {"room": room, "user": "bob", "status": "joined"})]

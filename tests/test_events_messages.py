@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.sockets import (
+    MESSAGE_KEYS,
     TS_RE,
     assert_error,
     assert_message,
@@ -430,7 +431,11 @@ def test_history_default_is_latest_50_oldest_first(busy):
     assert ack["has_more"] is True
     assert ack["messages"] == busy.sent[70:]
     for message in ack["messages"]:
-        assert set(message) == {"id", "room", "user", "text", "ts", "client_id"}
+        assert set(message) == MESSAGE_KEYS
+        # one change each (its storing), and nothing changed since
+        assert message["rev"] == message["id"], message
+        assert message["reply_to"] is None and message["edited_at"] is None, message
+        assert message["deleted"] is False and message["reactions"] == {}, message
         assert TS_RE.fullmatch(message["ts"])
 
 
@@ -501,6 +506,7 @@ def test_history_of_a_missing_public_room_is_not_found(connect):
         "topic": "",
         "kind": "public",
         **owned("alice", "owner"),
+        "rev": 0,
     }
     assert ok(call(alice, "history", {"room": "no-such-room"}))["messages"] == []
 
@@ -588,7 +594,11 @@ def test_join_since_caps_at_500(app, connect):
     assert ids(ack["messages"]) == list(range(551, 601))
     assert ack["has_more"] is True
     for message in ack["messages"]:
-        assert set(message) == {"id", "room", "user", "text", "ts", "client_id"}
+        assert set(message) == MESSAGE_KEYS
+        # one change each (its storing), and nothing changed since
+        assert message["rev"] == message["id"], message
+        assert message["reply_to"] is None and message["edited_at"] is None, message
+        assert message["deleted"] is False and message["reactions"] == {}, message
         assert message["room"] == "general"
         assert message["user"] == "alice"
         assert message["text"] == f"seed {message['id']}"

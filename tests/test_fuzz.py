@@ -807,9 +807,21 @@ class Harness:
                     ("typing", {"room": room, "user": FUZZER, "typing": payload["typing"]})
                 )
         elif event == "join":
-            assert set(ack) == {"ok", "room", "members", "messages", "has_more"}, ack
-            assert set(ack["room"]) == {"name", "topic", "kind"} | STAFF_KEYS, ack
+            assert set(ack) == {
+                "ok",
+                "room",
+                "members",
+                "messages",
+                "has_more",
+                "updates",
+                "updates_truncated",
+            }, ack
+            assert set(ack["room"]) == {"name", "topic", "kind", "rev"} | STAFF_KEYS, ack
             assert ack["room"]["name"] == room, ack
+            # nothing is ever edited here: a catch-up has no updates, whatever rev it gives
+            assert ack["updates"] == [] and ack["updates_truncated"] is False, ack
+            newest = max((m["rev"] for m in self.model.messages.get(room, [])), default=0)
+            assert ack["room"]["rev"] >= newest, ack
             assert isinstance(ack["room"]["topic"], str), ack
             members = sorted(
                 {FUZZER} | ({WATCHER} if room == OBSERVED else set()), key=str.casefold

@@ -41,7 +41,7 @@ ALLOWED = {
 }
 # Successful acks: exactly these fields besides "ok" (dm: as join; find_partner: either form).
 SUCCESS_FIELDS = {
-    "dm": [{"room", "members", "messages", "has_more"}],
+    "dm": [{"room", "members", "messages", "has_more", "updates", "updates_truncated"}],
     "find_partner": [{"status"}, {"status", "room", "partner", "you"}],
 }
 

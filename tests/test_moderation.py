@@ -89,6 +89,7 @@ def test_the_creator_owns_a_room_and_everyone_sees_its_staff(lobby, connect):
         "owner": "olga",
         "moderators": ["moe"],
         "muted_until": None,
+        "rev": 0,  # nothing said there yet
     }
     assert join(olga, "lobby")["room"] == {**room, "role": "owner"}
     assert join(mo, "lobby")["room"] == {**room, "role": "moderator"}

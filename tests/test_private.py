@@ -100,7 +100,15 @@ def unblock(sio_client, user: str) -> None:
 
 def open_dm(sio_client, user: str) -> dict:
     ack = ok(call(sio_client, "dm", {"user": user}))
-    assert set(ack) == {"ok", "room", "members", "messages", "has_more"}, ack
+    assert set(ack) == {
+        "ok",
+        "room",
+        "members",
+        "messages",
+        "has_more",
+        "updates",
+        "updates_truncated",
+    }, ack
     return ack
 
 
@@ -148,10 +156,12 @@ def test_dm_opens_the_private_room_and_tells_every_connection_of_the_other_user(
     ack = open_dm(alice, "bob")
     assert ack == {
         "ok": True,
-        "room": {"name": name, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF},
+        "room": {"name": name, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF, "rev": 0},
         "members": ["alice"],
         "messages": [],
         "has_more": False,
+        "updates": [],
+        "updates_truncated": False,
     }
     for bob in (bob1, bob2):
         assert events(bob, "dm_opened") == [{"room": name, "user": "alice"}]
@@ -166,12 +176,26 @@ def test_dm_is_the_same_room_both_ways_and_every_time(connect, app):
     assert open_dm(alice, "bob")["room"]["name"] == name
     assert open_dm(alice, "bob")["room"]["name"] == name  # again: same room, still fine
     back = open_dm(bob, "alice")
-    assert back["room"] == {"name": name, "topic": "", "kind": "dm", "with": "alice", **NO_STAFF}
+    assert back["room"] == {
+        "name": name,
+        "topic": "",
+        "kind": "dm",
+        "with": "alice",
+        **NO_STAFF,
+        "rev": 0,
+    }
     assert back["members"] == ["alice", "bob"]
     assert events(alice, "dm_opened") == [{"room": name, "user": "bob"}]
 
     joined = join(bob, name)
-    assert joined["room"] == {"name": name, "topic": "", "kind": "dm", "with": "alice", **NO_STAFF}
+    assert joined["room"] == {
+        "name": name,
+        "topic": "",
+        "kind": "dm",
+        "with": "alice",
+        **NO_STAFF,
+        "rev": 0,
+    }
     assert joined["members"] == ["alice", "bob"]
 
 
@@ -706,7 +730,14 @@ def test_an_outsider_cannot_claim_a_private_name_before_its_owners(connect, app)
 
     # The owners get their own, empty room under that name; carol still cannot get in.
     ack = open_dm(alice, "bob")
-    assert ack["room"] == {"name": name, "topic": "", "kind": "dm", "with": "bob", **NO_STAFF}
+    assert ack["room"] == {
+        "name": name,
+        "topic": "",
+        "kind": "dm",
+        "with": "bob",
+        **NO_STAFF,
+        "rev": 0,
+    }
     assert ack["members"] == ["alice"]
     assert ack["messages"] == []
     assert_error(call(carol, "join", {"room": name}), "forbidden")
@@ -760,6 +791,7 @@ def test_joining_a_pair_room_says_whether_the_chat_is_still_on(connect):
         "with": alias(bob, room, "alice"),
         "active": True,
         **NO_STAFF,
+        "rev": 0,
     }
     leave_partner(alice)
     # bob's page was away when partner_left went out: its rejoin tells it the chat ended

@@ -27,8 +27,42 @@ def test_a_message_has_exactly_the_protocols_fields():
         "text": "hi",
         "ts": "2026-11-22T15:04:05.123Z",
         "client_id": "c-1",
+        "reply_to": None,
+        "edited_at": None,
+        "deleted": False,
+        "reactions": {},
+        "rev": 0,
     }
     assert wire.message_ack(MESSAGE) == {"message": wire.message(MESSAGE)}
+
+
+def test_an_edited_reply_with_reactions_has_its_quote_and_reactions_in_order():
+    changed = models.Message(
+        8,
+        "general",
+        "bob",
+        "**yes**",
+        datetime(2026, 11, 22, 15, 4, 6),
+        None,
+        reply_to=models.ReplyQuote(7, "alice", "", deleted=True),
+        edited_at=datetime(2026, 12, 2, 10, 0, 0, 999999),
+        reactions=(("🎉", ("carol",)), ("👍", ("alice", "Bob"))),
+        rev=57,
+    )
+    assert wire.message(changed) == {
+        "id": 8,
+        "room": "general",
+        "user": "bob",
+        "text": "**yes**",
+        "ts": "2026-11-22T15:04:06.000Z",
+        "client_id": None,
+        "reply_to": {"id": 7, "user": "alice", "text": "", "deleted": True},
+        "edited_at": "2026-12-02T10:00:00.999Z",
+        "deleted": False,
+        "reactions": {"🎉": ["carol"], "👍": ["alice", "Bob"]},
+        "rev": 57,
+    }
+    assert list(wire.message(changed)["reactions"]) == ["🎉", "👍"]
 
 
 def test_timestamps_are_utc_with_milliseconds():
@@ -125,11 +159,21 @@ def test_join_and_history_acks():
     summary = models.RoomSummary("general", "Say hello", "public", False)
     result = models.JoinResult(summary, ["alice", "bob"], [MESSAGE], has_more=True)
     assert wire.join_ack(result) == {
-        "room": wire.room(summary),
+        "room": {**wire.room(summary), "rev": 0},
         "members": ["alice", "bob"],
         "messages": [wire.message(MESSAGE)],
         "has_more": True,
+        "updates": [],
+        "updates_truncated": False,
     }
+    edited = models.Message(3, "general", "bob", "fixed", MESSAGE.ts, None, rev=9)
+    caught_up = models.JoinResult(
+        summary, [], [], False, updates=[edited], updates_truncated=True, rev=12
+    )
+    ack = wire.join_ack(caught_up)
+    assert ack["room"]["rev"] == 12
+    assert ack["updates"] == [wire.message(edited)]
+    assert ack["updates_truncated"] is True
     assert wire.history_ack([MESSAGE], False) == {
         "messages": [wire.message(MESSAGE)],
         "has_more": False,

@@ -13,11 +13,23 @@ class MessageService:
     def __init__(self, core: Core, moderation: ModerationService):
         self.core = core
         self.ports = core.ports
-        # edit, delete and react (app/domain/edits.py)
-        self.changes = MessageChanges(core, moderation)
-        self.edit = self.changes.edit
-        self.delete = self.changes.delete
-        self.react = self.changes.react
+        self._changes = MessageChanges(core, moderation)
+
+    # -- edit, delete and react: app/domain/edits.py ----------------------------------------
+
+    def edit(self, sid: str, room_name: str, message_id: int, text: str) -> Message:
+        """The author replaces a live message's text; the room gets `message_updated`."""
+        return self._changes.edit(sid, room_name, message_id, text)
+
+    def delete(self, sid: str, room_name: str, message_id: int) -> Message:
+        """The author or the room's staff make a message a tombstone (`message_updated`)."""
+        return self._changes.delete(sid, room_name, message_id)
+
+    def react(self, sid: str, room_name: str, message_id: int, emoji: str, on: bool) -> Message:
+        """Add or remove the caller's reaction to a live message (`message_updated`)."""
+        return self._changes.react(sid, room_name, message_id, emoji, on)
+
+    # -- posting -----------------------------------------------------------------------------
 
     def post(
         self,

@@ -46,6 +46,7 @@ class RecordingBroadcaster:
     subscriptions: dict[str, set[str]] = field(default_factory=dict)
     sent: list[tuple] = field(default_factory=list)
     caught_up_to: dict[tuple[str, str], int] = field(default_factory=dict)
+    caught_up_rev: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def subscribe(self, sid, room):
         self.subscriptions.setdefault(room, set()).add(sid)
@@ -55,6 +56,7 @@ class RecordingBroadcaster:
 
     def caught_up(self, sid, room, upto, upto_rev):
         self.caught_up_to[(sid, room)] = upto
+        self.caught_up_rev[(sid, room)] = upto_rev
 
     def message(self, message):
         self.sent.append(("message", message.room, message.id, message.text))
