@@ -9,6 +9,10 @@ PORT ?= 5000
 SERVE_PORT ?= 8000
 SOCKETIO_JS_VERSION := 4.8.1
 SOCKETIO_JS_DIR := app/static/vendor/socket.io
+MARKDOWN_IT_VERSION := 15.0.3
+MARKDOWN_IT_DIR := app/static/vendor/markdown-it
+DOMPURIFY_VERSION := 3.5.0
+DOMPURIFY_DIR := app/static/vendor/dompurify
 CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
 export FLASK_APP := wsgi
@@ -24,7 +28,7 @@ help:
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make screenshots  regenerate docs/screenshots/ from the real app in Chromium"
-	@echo "make vendor-js  refresh the socket.io browser client from the npm package"
+	@echo "make vendor-js  refresh the vendored browser modules (socket.io client, markdown-it, DOMPurify) from npm"
 	@echo "make bench      benchmark against Node socket.io (~7 min; QUICK=1: under a minute)"
 
 $(BIN)/python:
@@ -99,12 +103,25 @@ test-fast: install-test
 screenshots: install-test chromium
 	$(BIN)/python tools/screenshots.py
 
+# The page's browser modules from npm. markdown-it and DOMPurify (message text's Markdown,
+# protocol "Formatting") are their self-contained ES module builds, renamed .js so every server
+# (older nginx mime.types too) serves them as JavaScript.
 vendor-js:
 	tmp=$$(mktemp -d) && cd "$$tmp" && npm pack --silent socket.io-client@$(SOCKETIO_JS_VERSION) >/dev/null \
 	  && tar xzf socket.io-client-$(SOCKETIO_JS_VERSION).tgz && cd - >/dev/null \
 	  && mkdir -p $(SOCKETIO_JS_DIR) \
 	  && cp "$$tmp/package/dist/socket.io.esm.min.js" "$$tmp/package/LICENSE" $(SOCKETIO_JS_DIR)/ \
 	  && echo "socket.io-client $(SOCKETIO_JS_VERSION) (dist/socket.io.esm.min.js) from the npm package; refresh with \`make vendor-js\`." > $(SOCKETIO_JS_DIR)/VERSION \
+	  && rm -rf "$$tmp"
+	tmp=$$(mktemp -d) && cd "$$tmp" && npm pack --silent markdown-it@$(MARKDOWN_IT_VERSION) dompurify@$(DOMPURIFY_VERSION) >/dev/null \
+	  && mkdir md purify && tar xzf markdown-it-$(MARKDOWN_IT_VERSION).tgz -C md && tar xzf dompurify-$(DOMPURIFY_VERSION).tgz -C purify \
+	  && cd - >/dev/null && mkdir -p $(MARKDOWN_IT_DIR) $(DOMPURIFY_DIR) \
+	  && cp "$$tmp/md/package/dist/browser/markdown-it.esm.min.mjs" $(MARKDOWN_IT_DIR)/markdown-it.esm.min.js \
+	  && cp "$$tmp/md/package/LICENSE" $(MARKDOWN_IT_DIR)/ \
+	  && echo "markdown-it $(MARKDOWN_IT_VERSION) (dist/browser/markdown-it.esm.min.mjs, renamed .js) from the npm package; refresh with \`make vendor-js\`." > $(MARKDOWN_IT_DIR)/VERSION \
+	  && cp "$$tmp/purify/package/dist/purify.es.mjs" $(DOMPURIFY_DIR)/purify.es.js \
+	  && cp "$$tmp/purify/package/LICENSE" "$$tmp/purify/package/LICENSE-MPL" $(DOMPURIFY_DIR)/ \
+	  && echo "DOMPurify $(DOMPURIFY_VERSION) (dist/purify.es.mjs, renamed .js) from the npm package; refresh with \`make vendor-js\`." > $(DOMPURIFY_DIR)/VERSION \
 	  && rm -rf "$$tmp"
 
 # The benchmark (bench/README.md): this server against the Node socket.io reference, load from

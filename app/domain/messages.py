@@ -168,10 +168,6 @@ class MessageService:
         messages, _ = repository.after(room, after, upto - after)
         return self.core.shown(room.name, [message for message in messages if message.id <= upto])
 
-    def messages_by_id(self, room_name: str, after_id: int, upto_id: int) -> list[Message]:
-        """`between` by its other name: the messages with `after_id` < id <= `upto_id`."""
-        return self.between(room_name, after_id, upto_id)
-
     def changes(self, room_name: str, after_rev: int, upto_rev: int) -> list[Message]:
         """The current states (as clients see them) of the room's messages whose latest
         change has `after_rev` < rev <= `upto_rev`, ascending rev: changes whose broadcast

@@ -102,6 +102,19 @@ class RoomSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What a join reads of a room, all in one snapshot of the database: its revision then,
+    its latest page or the messages after `since`, and the messages up to `since` changed
+    after a client's revision (ascending rev)."""
+
+    rev: int
+    messages: list[Message]
+    has_more: bool
+    updates: list[Message]
+    updates_truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class JoinResult:
     """A join (or a DM opened): the room, who is in it, the first page of messages, and the
     changes a client holding `since` and `rev` missed."""

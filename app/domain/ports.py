@@ -10,6 +10,7 @@ from typing import Protocol
 
 from .models import (
     AuditRecord,
+    CatchUp,
     Identity,
     Message,
     NewReport,
@@ -78,6 +79,21 @@ class ChatRepository(Protocol):
 
     def room_rev(self, room: Room) -> int:
         """The room's current revision, read fresh."""
+        ...
+
+    def catch_up(
+        self,
+        room: Room,
+        since: int | None,
+        rev: int | None,
+        *,
+        page: int,
+        catch_up_max: int,
+        updates_max: int,
+    ) -> CatchUp:
+        """In one snapshot: the room's revision, its latest `page` messages (no `since`) or
+        up to `catch_up_max` after `since`, and (`since` and `rev`) up to `updates_max`
+        messages with id <= `since` changed after `rev`, ascending rev."""
         ...
 
     def changed(

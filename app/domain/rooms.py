@@ -80,26 +80,23 @@ class RoomService:
         ports, limits = self.ports, self.core.limits
         # Under the room lock no message can be stored without also being broadcast, so
         # the page read here and the broadcasts that follow neither overlap nor leave a gap.
-        updates: list = []
-        updates_truncated = False
         with ports.locks(room.name):
             newly_present = ports.presence.enter(sid, room.name)
             ports.broadcaster.subscribe(sid, room.name)
-            # The room's rev first, then the messages, then the updates: whatever another
-            # process commits meanwhile is either in what is read after, or has a higher rev
-            # than every read (so upto_rev below covers exactly what this ack holds).
-            room_rev = ports.repository.room_rev(room)
-            if since is None:
-                messages, has_more = ports.repository.latest(room, limits.join_page)
-            else:
-                messages, has_more = ports.repository.after(room, since, limits.catch_up_max)
+            # One snapshot (with several processes others commit meanwhile): every change up
+            # to its revision is in what it read, every later one is broadcast after it
+            read = ports.repository.catch_up(
+                room,
+                since,
+                rev,
+                page=limits.join_page,
+                catch_up_max=limits.catch_up_max,
+                updates_max=limits.updates_max,
+            )
+            messages = read.messages
             # with no message to go by: nothing newer than `since`, or an empty room
             upto = messages[-1].id if messages else min(since or 0, room.last_message_id or 0)
-            if since is not None and rev is not None:
-                updates, updates_truncated = ports.repository.changed(
-                    room, after_rev=rev, max_id=since, limit=limits.updates_max
-                )
-            upto_rev = max([room_rev, *(m.rev for m in messages), *(m.rev for m in updates)])
+            upto_rev = read.rev
             ports.broadcaster.caught_up(sid, room.name, upto, upto_rev)
         summary = self.summary(room, identity)  # first: it learns a pair's aliases
         if newly_present:
@@ -114,9 +111,9 @@ class RoomService:
             summary,
             members,
             shown(room.name, messages),
-            has_more,
-            updates=shown(room.name, updates),
-            updates_truncated=updates_truncated,
+            read.has_more,
+            updates=shown(room.name, read.updates),
+            updates_truncated=read.updates_truncated,
             rev=upto_rev,
         )
 

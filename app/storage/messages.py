@@ -272,6 +272,55 @@ class SqlMessageStore:
         rows = self._select(room, *conditions, order=Message.rev.asc(), limit=limit + 1)
         return rows[:limit], len(rows) > limit
 
+    def catch_up(
+        self,
+        room: domain.Room,
+        since: int | None,
+        rev: int | None,
+        *,
+        page: int,
+        catch_up_max: int,
+        updates_max: int,
+    ) -> domain.CatchUp:
+        """A join's reads in one snapshot of the database (PostgreSQL: REPEATABLE READ;
+        SQLite: one read transaction), so the room revision read covers exactly the states
+        read: with several processes committing meanwhile, a change is either in this
+        catch-up or after its revision, never both (docs/protocol.md, "Room revisions")."""
+        with self.engine.connect() as connection:
+            if self.engine.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                # pysqlite opens no transaction for reads: without BEGIN each SELECT would
+                # see the database as of its own start
+                connection.exec_driver_sql("BEGIN")
+            execute = connection.execute
+            room_rev = connection.scalar(select(Room.rev).where(Room.id == room.id)) or 0
+            updates, truncated = [], False
+            if since is None:
+                rows = read_messages(execute, room, order=Message.seq.desc(), limit=page + 1)
+                messages, has_more = list(reversed(rows[:page])), len(rows) > page
+            else:
+                rows = read_messages(
+                    execute,
+                    room,
+                    Message.seq > since,
+                    order=Message.seq.asc(),
+                    limit=catch_up_max + 1,
+                )
+                messages, has_more = rows[:catch_up_max], len(rows) > catch_up_max
+                if rev is not None:
+                    rows = read_messages(
+                        execute,
+                        room,
+                        Message.rev > rev,
+                        Message.seq <= since,
+                        order=Message.rev.asc(),
+                        limit=updates_max + 1,
+                    )
+                    updates, truncated = rows[:updates_max], len(rows) > updates_max
+            connection.commit()
+        return domain.CatchUp(room_rev, messages, has_more, updates, truncated)
+
     def room_rev(self, room: domain.Room) -> int:
         """The room's revision now (a fresh read, never remembered)."""
         rev = self.session.scalar(select(Room.rev).where(Room.id == room.id))

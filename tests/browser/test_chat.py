@@ -167,7 +167,7 @@ def test_html_in_a_message_shows_literally_and_links_are_safe(open_chat):
     link = message(victim, "docs at").get_by_role("link")
     expect(link).to_have_text("https://example.org/guide")
     expect(link).to_have_attribute("href", "https://example.org/guide")
-    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
     expect(link).to_have_attribute("target", "_blank")
     assert victim.dialogs == mallory.dialogs == []
 

@@ -1,6 +1,6 @@
 """Edits, deletes, reactions and revisions in the domain (no Flask): what is broadcast, what
 `join` tells the broadcaster it covered, and the read-backs a process uses to fill a gap
-(`changes` by rev, `messages_by_id`), by alias in stranger chats."""
+(`changes` by rev, `between`), by alias in stranger chats."""
 
 from app.domain.errors import ChatError
 
@@ -46,7 +46,7 @@ def test_changes_are_broadcast_target_first_and_read_back_by_rev(
     assert changes[1].reply_to.text == "one!"
     assert [m.id for m in chat.messages.changes("a", edited.rev, edited.rev + 1)] == [reply.id]
     assert chat.messages.changes("a", 5, 5) == [] and chat.messages.changes("nope", 0, 9) == []
-    assert [m.id for m in chat.messages.messages_by_id("a", 1, 3)] == [2, 3]
+    assert [m.id for m in chat.messages.between("a", 1, 3)] == [2, 3]
 
 
 def test_join_reports_the_room_rev_it_covers(chat, connected, clock, broadcaster):

@@ -1,4 +1,5 @@
 // The message box: its size and character count, sending, and this user's typing signals.
+import { cancelReply, editLast, renderReplyPreview } from "./actions.js";
 import { socket } from "./connection.js";
 import { COUNT_FROM, TEXT_LIMIT, TYPING_IDLE_MS, TYPING_REFRESH_MS } from "./constants.js";
 import { $, composer } from "./dom.js";
@@ -92,6 +93,7 @@ export function renderComposer() {
   } else if (!r) composer.placeholder = "Join a room to chat";
   else if (socket.connected) composer.placeholder = `Message ${place(r.name)}`;
   else composer.placeholder = `Message ${place(r.name)} (sent when the connection returns)`;
+  renderReplyPreview();
 }
 
 /** The box grows with its text, up to a limit. */
@@ -138,9 +140,24 @@ export function bindComposer() {
     typed();
   });
   composer.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;
+    if (event.isComposing || event.altKey) return;
+    // Up in an empty box edits this user's last message; Esc drops the reply being written.
+    const plainKey = !event.shiftKey && !event.ctrlKey && !event.metaKey;
+    if (event.key === "ArrowUp" && plainKey && composer.value === "") {
+      if (editLast()) event.preventDefault();
+      return;
+    }
+    if (event.key === "Escape" && activeRoom()?.replyTo) {
+      event.stopPropagation();
+      return cancelReply(activeRoom());
+    }
+    if (event.key !== "Enter" || event.shiftKey) return;
     event.preventDefault();
     $("send-form").requestSubmit();
+  });
+  $("reply-cancel").addEventListener("click", () => {
+    cancelReply(activeRoom());
+    composer.focus();
   });
   $("send-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -158,7 +175,8 @@ export function bindComposer() {
     r.draft = "";
     autosize();
     renderCount();
-    queueMessage(r.name, text);
+    queueMessage(r.name, text, r.replyTo);
+    cancelReply(r);
     scrollToBottom();
   });
 }

@@ -1,11 +1,14 @@
 // The error line above the message box: one message at a time, cleared by the part that set it.
-import { $ } from "./dom.js";
+import { $, nodes } from "./dom.js";
 import { state } from "./state.js";
 
-/** Show `text` (and an optional link or button) for `source`, replacing any earlier error. */
+/**
+ * Show `text` (a string or words`...`, and an optional link or button) for `source`, replacing
+ * any earlier error.
+ */
 export function showError(text, source, extra) {
   state.errorSource = source;
-  $("error-text").replaceChildren(text, ...(extra ? [extra] : []));
+  $("error-text").replaceChildren(...nodes(text), ...(extra ? [extra] : []));
   $("error").hidden = false;
 }
 

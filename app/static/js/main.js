@@ -1,5 +1,6 @@
 // The chat page's entry point: every socket event in one table, the controls bound, the start.
 // The page speaks protocol v1 (docs/protocol.md) to the server over Socket.IO.
+import { bindActions } from "./actions.js";
 import { bindComposer } from "./composer.js";
 import {
   accountSuspended,
@@ -13,7 +14,7 @@ import { GENERAL, STORED } from "./constants.js";
 import { bindErrors } from "./errors.js";
 import { bindLayout, show } from "./layout.js";
 import { clearTyping, presenceChanged, renderTyping, typingChanged } from "./members.js";
-import { bindMessages, messageReceived, renderNotifyButton } from "./messages.js";
+import { bindMessages, messageReceived, messageUpdated, renderNotifyButton } from "./messages.js";
 import { bindModeration, kicked, muted, roomUpdated, unmuted } from "./moderation.js";
 import { bindOutbox, pump, showPending } from "./outbox.js";
 import { askForPartner, bindPrivate, dmOpened, partnerFound, partnerLeft } from "./private.js";
@@ -65,6 +66,7 @@ const handlers = {
   disconnect: disconnected,
   connect_error: connectError,
   message: messageReceived,
+  message_updated: messageUpdated,
   presence: presenceChanged,
   typing: typingChanged,
   dm_opened: dmOpened,
@@ -83,6 +85,7 @@ for (const [event, handler] of Object.entries(handlers)) socket.on(event, handle
 bindNetwork();
 bindRooms();
 bindMessages();
+bindActions();
 bindComposer();
 bindOutbox();
 bindErrors();

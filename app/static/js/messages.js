@@ -1,16 +1,17 @@
 // The message list view: messages in order, notices, older pages on scroll, notifications.
+import { cancelReply } from "./actions.js";
 import { ask, socket } from "./connection.js";
 import { GROUP_GAP_MS, HISTORY_PAGE, NEAR_TOP_PX, PINNED_PX } from "./constants.js";
-import { $, avatar, composer, element, header, nodes, scroller, userText } from "./dom.js";
+import { $, composer, element, nodes, scroller } from "./dom.js";
+import { fillMessage } from "./entry.js";
 import { showError } from "./errors.js";
 import { show } from "./layout.js";
 import { stopShowingTyping } from "./members.js";
 import { resolvePending } from "./outbox.js";
 import { refreshRoomsSoon } from "./rooms.js";
-import { reportButton } from "./private.js";
 import { markRead, renderRooms } from "./sidebar.js";
 import { activeRoom, place, rooms, selfIn, state, stranger } from "./state.js";
-import { explain, linkify, shortTime } from "./text.js";
+import { explain, shortTime } from "./text.js";
 
 /** The list is scrolled to (about) its bottom: new messages keep it there. */
 export function isPinned() {
@@ -22,18 +23,29 @@ export function scrollToBottom() {
 }
 
 function messageElement(r, message) {
-  const date = new Date(message.ts);
-  const mine = message.user === selfIn(r);
-  const li = element("li", mine ? "message mine" : "message");
-  li.dataset.id = message.id;
-  li.dataset.user = message.user;
-  li.dataset.time = date.getTime();
-  const body = userText("div", "text");
-  linkify(message.text, body);
-  li.append(avatar(message.user), header(message.user, date, message.ts), body);
-  // Report someone else's message to the admins; a stranger is reported from the panel.
-  if (!mine && r.kind !== "pair") li.append(reportButton(r, message));
+  const li = element("li", "message");
+  fillMessage(r, li, message);
   return li;
+}
+
+/**
+ * Show `message`'s state when it is newer (a higher `rev`) than the one `r` holds; a message
+ * the page does not hold (older than what it loaded) is left alone. True when it changed.
+ */
+export function applyState(r, message) {
+  const held = r?.messages.get(message?.id);
+  const li = r?.byId.get(message?.id);
+  if (!held || !li || !(Number(message.rev) > Number(held.rev ?? 0))) return false;
+  r.messages.set(message.id, message);
+  fillMessage(r, li, message);
+  if (message.deleted && r.replyTo?.id === message.id) cancelReply(r);
+  return true;
+}
+
+// Revisions reach a joined connection in order (protocol "Room revisions"): after a join ack,
+// the highest one seen in events is the revision the page holds every change up to.
+function noteRev(r, rev) {
+  if (Number.isSafeInteger(rev) && rev > r.rev) r.rev = rev;
 }
 
 /** Consecutive messages of one author within a few minutes share one header. */
@@ -63,9 +75,13 @@ export function addMessages(r, messages, live) {
   const pinned = showing && isPinned();
   let fromOthers = 0;
   for (const message of messages) {
-    if (r.byId.has(message.id)) continue;
+    if (r.byId.has(message.id)) {
+      applyState(r, message);
+      continue;
+    }
     if (message.user === selfIn(r) && message.client_id) resolvePending(r.name, message.client_id);
     const li = messageElement(r, message);
+    r.messages.set(message.id, message);
     r.byId.set(message.id, li);
     insertInOrder(r.list, li, message.id);
     regroup(li);
@@ -94,8 +110,18 @@ export function addMessages(r, messages, live) {
 
 /** `message`: a message in a room this page joined. */
 export function messageReceived(message) {
-  const r = rooms.get(message.room);
-  if (r?.joined) addMessages(r, [message], true);
+  const r = rooms.get(message?.room);
+  if (!r?.joined) return;
+  noteRev(r, message.rev);
+  addMessages(r, [message], true);
+}
+
+/** `message_updated`: a message's new state after an edit, a delete or a reaction. */
+export function messageUpdated(message) {
+  const r = rooms.get(message?.room);
+  if (!r?.joined) return;
+  noteRev(r, message.rev);
+  applyState(r, message);
 }
 
 /** A line of the page's own between messages; `text`: a string or words`...`. */
@@ -159,8 +185,12 @@ async function loadOlder(r) {
   const top = scroller.scrollTop;
   const batch = document.createDocumentFragment();
   for (const message of ack.messages) {
-    if (r.byId.has(message.id)) continue;
+    if (r.byId.has(message.id)) {
+      applyState(r, message);
+      continue;
+    }
     const li = messageElement(r, message);
+    r.messages.set(message.id, message);
     r.byId.set(message.id, li);
     batch.append(li);
     r.firstId = Math.min(r.firstId, message.id);

@@ -38,6 +38,11 @@ function rankOf(r, user) {
   return r.moderators?.includes(user) ? MODERATOR : MEMBER;
 }
 
+/** Whether this user may delete anyone's message in `r`: a moderator, the owner or an admin. */
+export function canDeleteAny(r) {
+  return r.kind === "public" && rankOf(r, me) >= MODERATOR;
+}
+
 /** Whether this user may act on `user` in `r` (kick, ban, mute): a moderator and up, above them. */
 function outranks(r, user) {
   const mine = rankOf(r, me);

@@ -2,14 +2,15 @@
 import { putBack } from "./composer.js";
 import { ask, retryDelay, socket } from "./connection.js";
 import { NEEDS_EDIT, RETRYABLE } from "./constants.js";
-import { avatar, element, header, userText } from "./dom.js";
+import { avatar, element, header, words } from "./dom.js";
+import { messageBody, quoteLine } from "./entry.js";
 import { clearError, showError } from "./errors.js";
 import { show } from "./layout.js";
 import { addMessages, isPinned, regroup, scrollToBottom } from "./messages.js";
 import { pairEnded } from "./private.js";
 import { joinRoom } from "./rooms.js";
 import { kindOf, outbox, place, room, rooms, saveOutbox, selfIn, sending, state, stranger } from "./state.js";
-import { explain, linkify, newClientId } from "./text.js";
+import { explain, newClientId } from "./text.js";
 
 function pendingStatus(item) {
   if (item.state === "failed") return `Not sent: ${item.reason}`;
@@ -40,8 +41,7 @@ function pendingElement(item) {
   li.dataset.user = self;
   li.dataset.time = item.createdAt;
   const meta = header(self, date, date.toISOString());
-  const body = userText("div", "text");
-  linkify(item.text, body);
+  const quote = item.reply ? [quoteLine(item.reply)] : [];
   const actions = element("p", "actions");
   const retry = element("button", "secondary retry", "Retry");
   retry.type = "button";
@@ -59,7 +59,7 @@ function pendingElement(item) {
   discard.type = "button";
   discard.addEventListener("click", () => dropPending(item));
   actions.append(retry, edit, " ", discard);
-  li.append(avatar(self), meta, body, element("p", "status"), actions);
+  li.append(avatar(self), meta, ...quote, messageBody(item.text), element("p", "status"), actions);
   return li;
 }
 
@@ -97,13 +97,24 @@ export function resolvePending(name, clientId) {
   if (item) dropPending(item);
 }
 
-/** Queue `text` for room `name`: shown at once, sent when the connection allows. */
-export function queueMessage(name, text) {
+/**
+ * Queue `text` for room `name`, answering `reply` ({ id, user, text }) if given: shown at once,
+ * sent when the connection allows.
+ */
+export function queueMessage(name, text, reply = null) {
   const item = { client_id: newClientId(), room: name, text, createdAt: Date.now(), state: "queued" };
+  if (reply) item.reply = reply;
   outbox.push(item);
   saveOutbox();
   showPending(item);
   pump();
+}
+
+function unquote(item) {
+  delete item.reply;
+  item.state = "queued";
+  item.li?.querySelector(".quote")?.remove();
+  saveOutbox();
 }
 
 function retryLater(ms) {
@@ -124,7 +135,9 @@ export async function pump() {
       if (!item) break;
       item.state = "sending";
       renderPendingStatus(item);
-      const ack = await ask("message", { room: item.room, text: item.text, client_id: item.client_id });
+      const payload = { room: item.room, text: item.text, client_id: item.client_id };
+      if (Number.isSafeInteger(item.reply?.id)) payload.reply_to = item.reply.id;
+      const ack = await ask("message", payload);
       if (ack.ok) {
         clearError("send");
         addMessages(room(item.room), [ack.message], false);
@@ -141,6 +154,12 @@ export async function pump() {
         showError(explain(ack.error, "send", place(item.room), kindOf(item.room)), "send");
         retryLater(wait);
         break;
+      }
+      if (code === "not_found" && payload.reply_to) {
+        // The message it answers was deleted meanwhile (protocol: `reply_to`): sent without it.
+        showError(words`The message from ${item.reply.user} you answered was deleted; yours is sent on its own.`, "send");
+        unquote(item);
+        continue;
       }
       if (code === "not_in_room") {
         // The server forgot this connection's room (a restart mid-send): join, then resend.

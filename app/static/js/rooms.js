@@ -12,7 +12,7 @@ import {
 import { $, composer } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { renderRoom, show } from "./layout.js";
-import { addMessages } from "./messages.js";
+import { addMessages, applyState } from "./messages.js";
 import { dropPending, pump } from "./outbox.js";
 import { adoptDm, pairEnded } from "./private.js";
 import { applyMute, applyStaff } from "./moderation.js";
@@ -45,7 +45,8 @@ export async function joinRoom(name) {
   let since = r.lastId > 0 ? r.lastId : null;
   for (let page = 0; page < CATCH_UP_PAGES; page += 1) {
     const askedAt = Date.now();
-    const ack = await ask("join", since === null ? { room: name } : { room: name, since });
+    // With `since`, also the changes since the revision held (protocol "Room revisions").
+    const ack = await ask("join", since === null ? { room: name } : { room: name, since, rev: r.rev });
     if (rooms.get(name) !== r || (r.kind === "pair" && r.ended)) return false; // left meanwhile
     if (!ack.ok) {
       const code = ack.error?.code;
@@ -67,6 +68,12 @@ export async function joinRoom(name) {
         setTimeout(() => socket.connected && r.joined && !r.ready && joinRoom(name), wait);
       }
       return false;
+    }
+    if (ack.updates_truncated === true) {
+      // Too much changed while away: drop what the page holds of the room and load it afresh.
+      reload(r);
+      since = null;
+      continue;
     }
     applyJoin(r, ack, since, askedAt);
     // A stranger chat that ended while this page was away (protocol: `room.active`).
@@ -100,8 +107,21 @@ export function applyJoin(r, ack, since, askedAt = 0) {
   applyStaff(r, ack.room);
   r.members = sortNames(ack.members);
   if (since === null) r.hasMore = ack.has_more;
+  // Changed messages first (they are older than the new ones), then the new ones.
+  if (Array.isArray(ack.updates)) for (const message of ack.updates) applyState(r, message);
   addMessages(r, ack.messages, false);
+  // Every change up to room.rev is in this ack; later ones come as events.
+  if (Number.isSafeInteger(ack.room?.rev)) r.rev = Math.max(r.rev, ack.room.rev);
   applyMute(r, ack.room, askedAt);
+}
+
+/** Forget every message `r` holds (unsent ones stay), to load the room again from its end. */
+function reload(r) {
+  for (const li of r.byId.values()) li.remove();
+  for (const node of [...r.list.children]) if (node.classList.contains("notice")) node.remove();
+  r.byId.clear();
+  r.messages.clear();
+  Object.assign(r, { lastId: 0, firstId: 0, rev: 0, hasMore: false, newBelow: 0 });
 }
 
 /** Not joined any more (left, refused, kicked): gone from the list, its unsent messages with it. */

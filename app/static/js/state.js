@@ -64,6 +64,9 @@ class Room {
     this.list = document.createElement("ol");
     this.list.className = "messages";
     this.byId = new Map(); // message id -> <li>
+    this.messages = new Map(); // message id -> its newest Message object held (highest `rev`)
+    this.rev = 0; // the highest room revision this page holds all changes up to (protocol: "Room revisions")
+    this.replyTo = null; // the message the box answers: { id, user, text }, or null
     this.lastId = 0;
     this.firstId = 0;
     this.hasMore = false;
@@ -164,7 +167,7 @@ export function saveOutbox() {
   save(
     sessionStorage,
     STORED.outbox,
-    outbox.map(({ client_id, room: name, text, createdAt }) => ({ client_id, room: name, text, createdAt })),
+    outbox.map(({ client_id, room: name, text, createdAt, reply }) => ({ client_id, room: name, text, createdAt, reply })),
   );
 }
 

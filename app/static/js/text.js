@@ -1,53 +1,6 @@
-// Pure helpers for the chat page: user text to DOM nodes, local times, errors in plain words.
+// Pure helpers for the chat page: lengths as the server counts, local times, errors in plain words.
 
-const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const PUBLIC_ROOM = /^[a-z0-9_-]{1,64}$/;
-
-function count(text, char) {
-  return text.split(char).length - 1;
-}
-
-// Sentence punctuation after a link belongs to the sentence, and a ")" closes the sentence's
-// own parenthesis unless the link opened one (as Wikipedia links do).
-function trimLink(url) {
-  let end = url.length;
-  while (end > 0) {
-    const char = url[end - 1];
-    const head = url.slice(0, end);
-    if (".,!?;:'\"*".includes(char)) end -= 1;
-    else if (char === ")" && count(head, "(") < count(head, ")")) end -= 1;
-    else break;
-  }
-  return url.slice(0, end);
-}
-
-function safeHref(candidate) {
-  try {
-    const url = new URL(candidate);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Append `text` to `into` as text nodes, with http(s) links as <a>: never parsed as HTML. */
-export function linkify(text, into) {
-  let last = 0;
-  for (const match of text.matchAll(URL_PATTERN)) {
-    const link = trimLink(match[0]);
-    const href = safeHref(link);
-    if (!href) continue;
-    into.append(document.createTextNode(text.slice(last, match.index)));
-    const a = document.createElement("a");
-    a.href = href;
-    a.textContent = link;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer";
-    into.append(a);
-    last = match.index + link.length;
-  }
-  into.append(document.createTextNode(text.slice(last)));
-}
 
 // What Python's str.isspace() calls whitespace: the server trims a message with str.strip().
 const EDGE_SPACE =
@@ -105,8 +58,12 @@ export function seconds(value) {
   return Math.max(1, Math.ceil(Number(value) || 1));
 }
 
+// What is done to a message already sent (protocol: `edit`, `delete`, `react`).
+const MESSAGE_ACTIONS = ["edit", "delete", "react"];
+
 /**
- * An error ack (docs/protocol.md) in words a person understands. `action` is what failed,
+ * An error ack (docs/protocol.md) in words a person understands. `action` is what failed
+ * ("send", "join", "edit", "delete", "react", ...),
  * `where` names the room or person as the page shows it ("#general", "bob"), and `kind` is
  * the room's kind: "public", "dm" or "pair" (a stranger chat).
  */
@@ -125,8 +82,14 @@ export function explain(error, action, where, kind = "public") {
       if (action === "dm") return "You can't send a direct message to yourself.";
       if (action === "block") return "You can't block yourself.";
       if (action === "report") return "That report can't be sent: say why, in at most 1000 characters.";
+      if (action === "edit") return "That text can't be saved: it has characters that are not allowed.";
+      if (action === "react") {
+        return "That reaction can't be added: use one emoji (a message has at most 20 different ones).";
+      }
       return "The server did not understand that request.";
     case "forbidden":
+      if (action === "edit" && !error.message) return "You can only edit your own messages.";
+      if (action === "delete" && !error.message) return "You can't delete that message.";
       if (action === "dm") return `You can't message ${place}: one of you has blocked the other.`;
       if (kind === "dm" && action === "send") {
         return `You can't send messages to ${place}: one of you has blocked the other.`;
@@ -136,10 +99,12 @@ export function explain(error, action, where, kind = "public") {
       if (kind === "public" && error.message) return error.message;
       return `${place} is a private room.`;
     case "not_found":
+      if (MESSAGE_ACTIONS.includes(action)) return "That message has been deleted.";
       if (action === "dm" || action === "block") return `There is no user named ${place}.`;
       if (action === "report") return "That message or person is no longer there to report.";
       return `There is no room named ${place}.`;
     case "not_in_room":
+      if (MESSAGE_ACTIONS.includes(action)) return `You are not in ${place} at the moment: wait for the connection.`;
       return `You are not in ${place} any more: join it again to send.`;
     case "unauthorized":
       return "Your session has ended. Please sign in again.";
