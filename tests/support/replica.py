@@ -22,6 +22,7 @@ class RoomView:
         self.problems: list[str] = []
         self.ack_rev: int | None = None  # the current connection's join ack; None until then
         self.last_event_rev = 0  # the last rev delivered by an event on this connection
+        self.last_event = ""  # that event, for problem reports
         self.events = 0
         self.skipped_revs = 0  # revs an event jumped over on a connection that stayed
         self.joins = 0
@@ -93,6 +94,7 @@ class RoomView:
                 self._take(message)
             self.rev = max(self.rev, room_rev)
             self.ack_rev = self.last_event_rev = room_rev
+            self.last_event = f"the join ack (room.rev {room_rev})"
 
     def on_event(self, name: str, message: dict) -> None:
         """Apply a `message` or `message_updated` event (on the read thread, in wire order)."""
@@ -103,7 +105,7 @@ class RoomView:
                 self._problem(f"{name} id={message_id} rev={rev} before the join ack")
             elif rev <= self.last_event_rev:
                 self._problem(
-                    f"{name} id={message_id} rev={rev} after rev {self.last_event_rev} "
+                    f"{name} id={message_id} rev={rev} after {self.last_event} "
                     f"(join ack covered up to {self.ack_rev})"
                 )
             elif rev > self.last_event_rev + 1 and self.last_event_rev:
@@ -116,11 +118,13 @@ class RoomView:
                     self._problem(
                         f"message id={message_id} rev={rev} when id {expected} was next "
                         f"(held: rev {held and held['rev']}; join ack covered up to "
-                        f"{self.ack_rev}, last event rev {self.last_event_rev})"
+                        f"{self.ack_rev}, last event {self.last_event or None})"
                     )
             elif message_id not in self.messages:
                 self._problem(f"message_updated id={message_id} rev={rev} before its message")
-            self.last_event_rev = max(self.last_event_rev, rev)
+            if rev > self.last_event_rev:
+                self.last_event_rev = rev
+                self.last_event = f"{name} id={message_id} rev={rev}"
             self._take(message)
 
     def disconnected(self) -> None:
