@@ -252,7 +252,7 @@ def test_any_arrival_order_gives_each_change_once_in_order(changes, seed, stalls
             received.append((name, sent))
     if stalls:
         now += RoomSequencer.GAP_WAIT
-        for name, sent, _ in sequencer.flush("general", now, view.by_rev, view.by_id):
+        for _name, sent, _ in sequencer.flush("general", now, view.by_rev, view.by_id):
             held[sent["id"]] = sent["rev"]
     else:
         assert received == log
