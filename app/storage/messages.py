@@ -1,6 +1,7 @@
 """Storing new messages (the hot path, at the driver level) and reading messages back whole."""
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -286,13 +287,7 @@ class SqlMessageStore:
         SQLite: one read transaction), so the room revision read covers exactly the states
         read: with several processes committing meanwhile, a change is either in this
         catch-up or after its revision, never both (docs/protocol.md, "Room revisions")."""
-        with self.engine.connect() as connection:
-            if self.engine.dialect.name == "postgresql":
-                connection = connection.execution_options(isolation_level="REPEATABLE READ")
-            else:
-                # pysqlite opens no transaction for reads: without BEGIN each SELECT would
-                # see the database as of its own start
-                connection.exec_driver_sql("BEGIN")
+        with self._snapshot() as connection:
             execute = connection.execute
             room_rev = connection.scalar(select(Room.rev).where(Room.id == room.id)) or 0
             updates, truncated = [], False
@@ -318,7 +313,6 @@ class SqlMessageStore:
                         limit=updates_max + 1,
                     )
                     updates, truncated = rows[:updates_max], len(rows) > updates_max
-            connection.commit()
         return domain.CatchUp(room_rev, messages, has_more, updates, truncated)
 
     def room_rev(self, room: domain.Room) -> int:
@@ -330,9 +324,23 @@ class SqlMessageStore:
     def _select(
         self, room: domain.Room, *conditions, order, limit: int | None
     ) -> list[domain.Message]:
-        messages = read_messages(self.session.execute, room, *conditions, order=order, limit=limit)
-        self.session.commit()  # end the read transaction: later reads must see new rows
-        return messages
+        with self._snapshot() as connection:
+            return read_messages(connection.execute, room, *conditions, order=order, limit=limit)
+
+    @contextmanager
+    def _snapshot(self):
+        """A connection whose reads all see one snapshot of the database (PostgreSQL:
+        REPEATABLE READ; SQLite: one read transaction): a message and its reactions are
+        read as of the same moment, never a reaction committed in between."""
+        with self.engine.connect() as connection:
+            if self.engine.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                # pysqlite opens no transaction for reads: without BEGIN each SELECT would
+                # see the database as of its own start
+                connection.exec_driver_sql("BEGIN")
+            yield connection
+            connection.commit()
 
 
 _BUMP_COUNTER = (
