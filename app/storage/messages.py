@@ -134,16 +134,10 @@ class SqlMessageStore:
             stored = self._insert_message(
                 room, user, text, client_id, now, unless_sanctioned_at, reply_to
             )
-        except self.engine.dialect.dbapi.IntegrityError:
-            # (room, user, client_id) is unique: a retry of a stored message. The rollback
-            # also took back the counter, so ids stay gapless.
-            original = self.find_by_client_id(room, user.user_id, client_id) if client_id else None
-            if original is None:
-                raise
-            return original, False
-        except MessageGoneError:
-            # a retry is answered before its reply_to is looked at: the quoted message may
-            # have been deleted since the original was stored
+        except (self.engine.dialect.dbapi.IntegrityError, MessageGoneError):
+            # (room, user, client_id) is unique: a retry of a stored message (the rollback
+            # also took back the counter, so ids stay gapless). A retry is answered before
+            # its reply_to is looked at: the quoted message may be gone since the original.
             original = self.find_by_client_id(room, user.user_id, client_id) if client_id else None
             if original is None:
                 raise
