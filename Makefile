@@ -66,10 +66,17 @@ format: install-test
 	$(BIN)/ruff check --fix .
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+# apt-get may be busy (another install, unattended upgrades): wait for its lock rather than
+# fail, and try `update` again once if it still could not get the lists' lock.
+APT_GET := apt-get -o DPkg::Lock::Timeout=600
+APT_UPDATE := { $(APT_GET) update -qq || { sleep 30; $(APT_GET) update -qq; }; }
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+
+# The browser, and an emoji font so reactions draw (screenshots, and what a user sees).
 chromium:
-	@if [ -x $(CHROMIUM) ]; then :; \
+	@if [ -x $(CHROMIUM) ] && [ -e $(EMOJI_FONT) ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  $(APT_UPDATE) && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium fonts-noto-color-emoji; \
 	else \
 	  echo "note: $(CHROMIUM) is missing and this is not root: browser tests will skip (CI fails them)"; \
 	fi
@@ -87,7 +94,7 @@ nginx:
 	  trap 'if [ $$had = 1 ]; then cp -p "$$saved" $$policy; else rm -f $$policy; fi; rm -f "$$saved"' EXIT; \
 	  printf '#!/bin/sh\n# make nginx: no service starts during the install\nexit 101\n' > $$policy \
 	    && chmod 755 $$policy \
-	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx \
+	    && $(APT_UPDATE) && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq nginx \
 	    && { update-rc.d nginx disable >/dev/null 2>&1 || true; }; \
 	else \
 	  echo "note: $(NGINX) is missing and this is not root: nginx tests will skip (CI fails them)"; \

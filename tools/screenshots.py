@@ -20,10 +20,11 @@ PHONE = {"width": 390, "height": 844}
 CONVERSATION = [
     ("bob", "general", "Morning all! Did anyone try the new build on their phone?"),
     ("carol", "general", "Yes, on mine it works fine. Notifications too."),
-    ("carol", "general", "Release notes are at https://example.org/notes (draft)."),
+    ("carol", "general", "Release notes are at https://example.org/notes (**draft**)."),
     ("alice", "general", "Nice. I'll merge the last fixes after lunch."),
     ("alice", "general", "Then we can tag 1.0!"),
     ("bob", "general", "Sounds good.\nI'll write the announcement."),
+    ("carol", "general", "Checklist:\n- tag `v1.0`\n- publish the *notes*"),
     ("bob", "design", "New icons are in the shared folder."),
     ("carol", "design", "Love the dark mode colours!"),
     ("carol", "random", "Anyone up for lunch at 12:30?"),
@@ -40,6 +41,14 @@ def seed(server: LiveServer) -> list[socketio.SimpleClient]:
     for user, room, text in CONVERSATION:
         clients[user].call("join", {"room": room})
         clients[user].call("message", {"room": room, "text": text})
+    # what people do with messages: answer one, react, fix a typo
+    clients["alice"].call(
+        "message", {"room": "general", "text": "Works on mine too.", "reply_to": 1}
+    )
+    for user, emoji in (("bob", "🎉"), ("carol", "🎉"), ("carol", "👍")):
+        clients[user].call("react", {"room": "general", "id": 5, "emoji": emoji, "on": True})
+    edited = "Sounds good.\nI'll write the announcement tonight."
+    clients["bob"].call("edit", {"room": "general", "id": 6, "text": edited})
     clients["alice"].disconnect()
     return [clients["bob"], clients["carol"]]
 
