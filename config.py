@@ -81,6 +81,8 @@ class Config:
     LOGIN_RATE = os.environ.get("LOGIN_RATE", "10/minute")  # per address and username
     LOGIN_ADDRESS_RATE = os.environ.get("LOGIN_ADDRESS_RATE", "30/minute")  # per address
     REGISTER_RATE = os.environ.get("REGISTER_RATE", "10/hour")  # per address
+    # what one admin's forms may do on /admin (suspend, review reports...): per signed-in user
+    ADMIN_ACTION_RATE = os.environ.get("ADMIN_ACTION_RATE", "60/minute")
     TOKEN_MAX_AGE = _env_int("TOKEN_MAX_AGE", int(timedelta(days=7).total_seconds()))
     # Flood control (MESSAGE_RATE ... BLOCK_BURST, ROOM_CREATE_RATE, FLOOD_STRIKES), presence
     # coalescing and the stranger-chat grace: set below, after TestingConfig, from the
@@ -139,6 +141,7 @@ class TestingConfig(Config):
     LOGIN_RATE = "10/minute"
     LOGIN_ADDRESS_RATE = "30/minute"
     REGISTER_RATE = "10/hour"
+    ADMIN_ACTION_RATE = "60/minute"
     TOKEN_MAX_AGE = 3600
     TRUSTED_HOSTS = None
     PROXY_FIX = 0

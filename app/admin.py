@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from .domain.admin import DISMISSED, RESOLVED, AdminService
 from .domain.errors import ChatError
 from .extensions import db
+from .ratelimits import admin_limited
 from .storage.admin import SqlAuditView
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -47,6 +48,7 @@ def index():
 
 
 @bp.post("/reports/<int:report_id>/resolve")
+@admin_limited
 def resolve(report_id: int):
     return _act(
         lambda admin: admin.review_report(current_user.id, report_id, RESOLVED),
@@ -55,6 +57,7 @@ def resolve(report_id: int):
 
 
 @bp.post("/reports/<int:report_id>/dismiss")
+@admin_limited
 def dismiss(report_id: int):
     return _act(
         lambda admin: admin.review_report(current_user.id, report_id, DISMISSED),
@@ -63,6 +66,7 @@ def dismiss(report_id: int):
 
 
 @bp.post("/users/<username>/suspend")
+@admin_limited
 def suspend(username: str):
     reason = request.form.get("reason")
     return _act(
@@ -71,6 +75,7 @@ def suspend(username: str):
 
 
 @bp.post("/users/<username>/unsuspend")
+@admin_limited
 def unsuspend(username: str):
     return _act(
         lambda admin: admin.unsuspend(current_user.id, username),
@@ -79,6 +84,7 @@ def unsuspend(username: str):
 
 
 @bp.post("/users/<username>/admin")
+@admin_limited
 def make_admin(username: str):
     return _act(
         lambda admin: admin.set_admin(current_user.id, username, True),
@@ -87,6 +93,7 @@ def make_admin(username: str):
 
 
 @bp.post("/users/<username>/revoke-admin")
+@admin_limited
 def revoke_admin(username: str):
     return _act(
         lambda admin: admin.set_admin(current_user.id, username, False),

@@ -1,9 +1,11 @@
-"""Rate limits on signing in and signing up (Flask-Limiter), and the 429 answer they give."""
+"""Rate limits on signing in, signing up and the admin page's forms (Flask-Limiter), and the
+429 answer they give."""
 
 import math
 import time
 
-from flask import current_app, request
+from flask import current_app, flash, request
+from flask_login import current_user
 from flask_limiter import RateLimitExceeded
 
 from .domain.errors import RATE_LIMITED, ChatError
@@ -44,6 +46,21 @@ _register_address = limiter.shared_limit(
 )
 
 
+def signed_in_user() -> str:
+    """The signed-in user (the admin page's forms are counted per admin, wherever from)."""
+    return f"user:{current_user.get_id()}"
+
+
+_admin_action = limiter.shared_limit(
+    _config("ADMIN_ACTION_RATE"), scope="admin-action", key_func=signed_in_user, methods=["POST"]
+)
+
+
+def admin_limited(view):
+    """The admin page's forms: ADMIN_ACTION_RATE per admin."""
+    return _admin_action(view)
+
+
 def login_limited(view):
     """Sign-in attempts: LOGIN_RATE per address and username, LOGIN_ADDRESS_RATE per address."""
     return _login_pair(_login_address(view))
@@ -64,9 +81,15 @@ def retry_after() -> int:
 
 def too_many_requests(exc: RateLimitExceeded):
     """429 with Retry-After: a JSON error under /api/, the form again with a message elsewhere."""
-    from . import api, auth
+    from . import admin, api, auth
 
     seconds = retry_after()
+    if request.blueprint == admin.bp.name:
+        # the admin page again, nothing done, saying why
+        flash(f"Too many actions; nothing was done. Try again in {seconds} s.")
+        response = current_app.make_response((admin.index(), 429))
+        response.retry_after = seconds
+        return response
     message = f"Too many attempts from here; try again in {seconds} s."
     if request.blueprint == api.bp.name:
         return api.refusal(ChatError(RATE_LIMITED, message, retry_after=seconds))

@@ -454,3 +454,22 @@ def test_a_suspended_connection_left_open_is_unauthorized(server, users):
         server.app.extensions["chat"].ports.presence.suspend_user(user_id(server.app, "bob"))
     ack = call(bob, "message", {"room": "general", "text": "spam"})
     assert assert_error(ack, "unauthorized")["message"] == "This account is suspended."
+
+
+def test_an_admins_forms_have_a_budget_and_a_refusal_does_nothing(server_factory):
+    server = server_factory(RATELIMIT_ENABLED=True, ADMIN_ACTION_RATE="3/minute")
+    for name in ("alice", "bob"):
+        server.token(name)
+    http = admin_http(server)
+    for _ in range(3):
+        followed(http.post("/admin/users/bob/suspend", data={"reason": "spam"}), http)
+    refused = http.post("/admin/users/alice/suspend", data={"reason": "too fast"})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    [said] = flashes(refused)
+    assert said.startswith("Too many actions; nothing was done. Try again in ")
+    assert account(server.app, "alice").suspended_at is None
+    # another admin has a budget of their own
+    other = admin_http(server, "root2")
+    followed(other.post("/admin/users/alice/suspend", data={"reason": "ok"}), other)
+    assert account(server.app, "alice").suspended_reason == "ok"
