@@ -1,12 +1,11 @@
-"""Rate limits on signing in, signing up and the admin page's forms (Flask-Limiter), and the
-429 answer they give."""
+"""Rate limits on sign-in, sign-up and the admin page's forms (Flask-Limiter); their 429."""
 
 import math
 import time
 
 from flask import current_app, flash, request
-from flask_login import current_user
 from flask_limiter import RateLimitExceeded
+from flask_login import current_user
 
 from .domain.errors import RATE_LIMITED, ChatError
 from .domain.rules import username_key
