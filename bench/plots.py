@@ -207,9 +207,11 @@ def publish(paths: list[Path], docs_dir: Path) -> list[Path]:
 
 
 def markdown(paths: list[Path], prefix: str) -> list[str]:
-    """Markdown image links to the figures, each path as `prefix` + its file name."""
+    """Markdown image links to the figures, each path as `prefix` + its file name, each its
+    own paragraph (one above the other, not side by side)."""
     alt = {name: ALT[kind] for kind, name in FILES.items()}
-    return [f"![{alt[path.name]}]({prefix}{path.name})" for path in paths]
+    links = [f"![{alt[path.name]}]({prefix}{path.name})" for path in paths]
+    return [line for link in links for line in ("", link)][1:]
 
 
 def main(argv: list[str]) -> int:
