@@ -8,8 +8,9 @@
 For each server configuration (gunicorn + gevent with SQLite and PostgreSQL, `flask run`, the
 Node reference in bench/reference/server.js) it starts the server pinned to core 0, drives it
 with bench/loadgen.js (socket.io-client) pinned to core 1, and prints a markdown table: fan-out
-capacity, latency at 10,000 deliveries/s, connection cost, and the ratios to Node. See
-bench/README.md for what each figure means.
+capacity, latency at 10,000 deliveries/s, connection cost, and the ratios to Node; and it draws
+p99 latency and server CPU against offered load (bench/plots.py). See bench/README.md for what
+each figure means.
 
 Run it from the repository root with the project's venv python (`make bench` does).
 """
@@ -24,10 +25,21 @@ import signal
 import sys
 from pathlib import Path
 
+from bench import plots
 from bench.profiling import profile
 from bench.report import Report, update_docs
 from bench.runner import Benchmark
-from bench.settings import BENCH, CONFIG_KEYS, DOC, FULL, QUICK, RESULTS, ROOT, log
+from bench.settings import (
+    BENCH,
+    CONFIG_KEYS,
+    DOC,
+    DOC_FIGURES,
+    FULL,
+    QUICK,
+    RESULTS,
+    ROOT,
+    log,
+)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -99,21 +111,26 @@ def main(argv: list[str] | None = None) -> int:
             [os.path.relpath(sys.executable, ROOT), "-m", "bench", *sys.argv[1:]]
         )
         report = Report(bench.mode, results, bench.notes, bench.date, bench.elapsed(), command)
-        text = report.text()
     finally:
         bench.cleanup()
+    raw = report.raw()
+    # The raw figures first: if drawing fails, what the run measured is kept.
+    (RESULTS / f"{bench.stamp}.json").write_text(json.dumps(raw, indent=1) + "\n")
+    figures = plots.draw(raw, bench.logs)  # bench/results/<stamp>/latency.png, cpu.png
+    text = report.text(plots.markdown(figures, f"{bench.stamp}/"))
     title = f"# Benchmark run {bench.stamp} ({bench.mode.name})\n\n"
     out_path = RESULTS / f"{bench.stamp}.md"
     out_path.write_text(title + text)
-    (RESULTS / f"{bench.stamp}.json").write_text(json.dumps(report.raw(), indent=1) + "\n")
     print(title + text)
     log(
         f"written {out_path.relative_to(ROOT)} "
-        f"(logs and raw figures in {bench.logs.relative_to(ROOT)}/)"
+        f"(figures, logs and raw figures in {bench.logs.relative_to(ROOT)}/)"
     )
     if args.update_docs:
-        update_docs(text)
-        log(f"updated {DOC.relative_to(ROOT)} (Latest run)")
+        published = plots.publish(figures, DOC_FIGURES)
+        prefix = f"{DOC_FIGURES.relative_to(DOC.parent)}/"
+        update_docs(report.text(plots.markdown(published, prefix)))
+        log(f"updated {DOC.relative_to(ROOT)} (Latest run) and {DOC_FIGURES.relative_to(ROOT)}/")
     failed = [r for r in results if r.errors and not r.runs]
     return 1 if failed else 0
 

@@ -100,8 +100,18 @@ class Report:
     def node(self) -> ConfigResult | None:
         return next((r for r in self.results if r.config.kind == "node" and r.runs), None)
 
-    def text(self) -> str:
-        lines = [*self.header(), "", *self.summary(), "", *self.targets(), *self.notes_and_steps()]
+    def text(self, figures: list[str] | None = None) -> str:
+        """The report; `figures` (Markdown image lines, bench/plots.py) go after the header."""
+        drawn = [*figures, ""] if figures else []
+        lines = [
+            *self.header(),
+            "",
+            *drawn,
+            *self.summary(),
+            "",
+            *self.targets(),
+            *self.notes_and_steps(),
+        ]
         return "\n".join(lines) + "\n"
 
     def header(self) -> list[str]:

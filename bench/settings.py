@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 DOC = ROOT / "docs" / "performance.md"
+DOC_FIGURES = ROOT / "docs" / "performance"  # --update-docs copies the run's PNGs here
 VENV_BIN = Path(sys.executable).parent  # flask, gunicorn and py-spy of the venv running this
 
 NOFILE = 20000  # children get RLIMIT_NOFILE raised up to this (or the hard limit if lower)
