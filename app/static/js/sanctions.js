@@ -18,7 +18,7 @@ function when(iso) {
 }
 
 function entry(room, sanction) {
-  const [label, event] = LIFT[sanction.kind] ?? [];
+  const [label] = LIFT[sanction.kind] ?? [];
   if (!label || typeof sanction.user !== "string") return null; // a kind this page does not know
   const li = element("li", "sanction");
   const head = element("p", "sanction-head");
