@@ -27,6 +27,7 @@ from .payloads import (
     Payload,
     ReactPayload,
     ReportPayload,
+    RoomPayload,
     RoomsPayload,
     RoomUserPayload,
     SetRolePayload,
@@ -357,3 +358,9 @@ def on_unmute(sid: str, payload: RoomUserPayload) -> dict:
     """A moderator and up lifts a mute; the user's connections get `unmuted`."""
     chat().moderation.unmute(sid, payload.room, payload.user)
     return {}
+
+
+@handles("sanctions", RoomPayload)
+def on_sanctions(sid: str, payload: RoomPayload) -> dict:
+    """A moderator and up lists the room's bans and mutes still on; nothing is broadcast."""
+    return wire.sanctions_ack(chat().moderation.sanctions(sid, payload.room))

@@ -145,6 +145,12 @@ class RoomUserPayload(Payload):
     user: str
 
 
+class RoomPayload(Payload):
+    """sanctions names a public room."""
+
+    room: str
+
+
 class SetRolePayload(RoomUserPayload):
     role: Literal["moderator", "member"]
 

@@ -9,6 +9,7 @@ from .domain.models import (
     JoinResult,
     Kicked,
     ListedRoom,
+    ListedSanction,
     Message,
     Muted,
     Notice,
@@ -92,6 +93,18 @@ def listed_room(entry: ListedRoom) -> dict:
     return data
 
 
+def sanction(entry: ListedSanction) -> dict:
+    """One entry of the `sanctions` ack."""
+    return {
+        "user": entry.user,
+        "kind": entry.kind,
+        "until": _until(entry.until),
+        "reason": entry.reason,
+        "by": entry.by,
+        "at": format_timestamp(entry.at),
+    }
+
+
 # -- acks: the fields after "ok": true -----------------------------------------------------
 
 
@@ -118,6 +131,11 @@ def message_ack(m: Message) -> dict:
 
 def history_ack(messages: list[Message], has_more: bool) -> dict:
     return {"messages": [message(m) for m in messages], "has_more": has_more}
+
+
+def sanctions_ack(listed: list[ListedSanction]) -> dict:
+    """The ack of `sanctions`: the room's bans and mutes still on, newest first."""
+    return {"sanctions": [sanction(entry) for entry in listed]}
 
 
 def find_partner_ack(found: PartnerFound | None) -> dict:

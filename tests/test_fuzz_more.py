@@ -36,13 +36,23 @@ ALLOWED = {
     "report": COMMON | {"not_found", "forbidden"},
     **{
         event: COMMON | {"not_found", "forbidden"}
-        for event in ("set_role", "set_topic", "kick", "ban", "unban", "mute", "unmute")
+        for event in (
+            "set_role",
+            "set_topic",
+            "kick",
+            "ban",
+            "unban",
+            "mute",
+            "unmute",
+            "sanctions",
+        )
     },
 }
 # Successful acks: exactly these fields besides "ok" (dm: as join; find_partner: either form).
 SUCCESS_FIELDS = {
     "dm": [{"room", "members", "messages", "has_more", "updates", "updates_truncated"}],
     "find_partner": [{"status"}, {"status", "room", "partner", "you"}],
+    "sanctions": [{"sanctions"}],
 }
 
 json_scalars = st.one_of(
@@ -96,6 +106,7 @@ KEYS = {
     "unban": ("room", "user"),
     "mute": ("room", "user", "minutes", "reason"),
     "unmute": ("room", "user"),
+    "sanctions": ("room",),
 }
 
 

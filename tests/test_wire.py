@@ -258,6 +258,35 @@ def test_the_moderation_events_have_the_protocols_fields():
     assert wire.event(models.Unmuted("lobby")) == ("unmuted", {"room": "lobby"})
 
 
+def test_a_sanctions_ack_lists_each_with_the_protocols_fields():
+    at = datetime(2026, 12, 2, 9, 0, 0, 999999)
+    listed = [
+        models.ListedSanction("mia", "ban", None, None, None, at),
+        models.ListedSanction("max", "mute", MUTE_END, "spam", "carol", at),
+    ]
+    assert wire.sanctions_ack(listed) == {
+        "sanctions": [
+            {
+                "user": "mia",
+                "kind": "ban",
+                "until": None,
+                "reason": None,
+                "by": None,
+                "at": "2026-12-02T09:00:00.999Z",
+            },
+            {
+                "user": "max",
+                "kind": "mute",
+                "until": "2026-12-02T10:00:00.250Z",
+                "reason": "spam",
+                "by": "carol",
+                "at": "2026-12-02T09:00:00.999Z",
+            },
+        ]
+    }
+    assert wire.sanctions_ack([]) == {"sanctions": []}
+
+
 def test_the_server_events_are_the_ones_the_protocol_lists():
     kinds = set(typing.get_args(models.RoomChange)) | set(typing.get_args(models.Notice))
     assert set(wire.BROADCASTS) == kinds

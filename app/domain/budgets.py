@@ -48,7 +48,7 @@ class Budgets:
     partner: Budget = Budget(1.0, 5)
     # block and unblock share it
     block: Budget = Budget(1.0, 10)
-    # set_role, set_topic, kick, ban, unban, mute and unmute share it
+    # set_role, set_topic, kick, ban, unban, mute, unmute and sanctions share it
     moderate: Budget = Budget(2.0, 10)
     # one report every 10 s, bursts of 5
     report: Budget = Budget(0.1, 5)
@@ -84,6 +84,7 @@ EVENT_BUCKETS: dict[str, tuple[str, ...]] = {
     "unban": ("moderate",),
     "mute": ("moderate",),
     "unmute": ("moderate",),
+    "sanctions": ("moderate",),
     "report": ("report",),
 }
 

@@ -279,3 +279,18 @@ class Sanction:
     kind: str  # "ban" | "mute"
     until: datetime | None
     reason: str | None = None
+    # when it was imposed (naive UTC); None when storing one: the store's clock
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedSanction:
+    """A ban or mute still on in a room, as its moderators list it (`sanctions`): whom,
+    which, until when (None: until lifted), why, by whom (None: that user is gone), when."""
+
+    user: str
+    kind: str  # "ban" | "mute"
+    until: datetime | None
+    reason: str | None
+    by: str | None
+    at: datetime

@@ -6,10 +6,23 @@ from datetime import datetime, timedelta
 from . import rules
 from .core import Core
 from .errors import FORBIDDEN, INVALID, NOT_FOUND, ChatError
-from .models import AuditRecord, Identity, Kicked, Muted, Room, RoomUpdated, Sanction, Unmuted
+from .models import (
+    AuditRecord,
+    Identity,
+    Kicked,
+    ListedSanction,
+    Muted,
+    Room,
+    RoomUpdated,
+    Sanction,
+    Unmuted,
+)
 from .presence import LEFT
 from .rooms import RoomService
 from .standing import BAN, MODERATOR, MUTE, OWNER, RANKS
+
+# The most bans and mutes one `sanctions` answer lists (the newest).
+MAX_LISTED_SANCTIONS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +85,10 @@ class ModerationService:
         minutes, reason = rules.check_minutes(minutes), rules.check_reason(reason)
         act = self._act(sid, room_name, MODERATOR)
         target_id, target_name = self._target(act, username)
-        until = self._until(minutes)
+        now = self.standing.now()
+        until = self._until(now, minutes)
         self.ports.moderation.sanction(
-            act.room, target_id, Sanction(BAN, until, reason), act.actor.user_id
+            act.room, target_id, Sanction(BAN, until, reason, now), act.actor.user_id
         )
         self._audit(act, "ban", target_id, reason, self._duration(minutes, until))
         kicked = Kicked(act.room.name, act.actor.username, reason, banned=True, until=until)
@@ -95,9 +109,10 @@ class ModerationService:
         minutes, reason = rules.check_minutes(minutes), rules.check_reason(reason)
         act = self._act(sid, room_name, MODERATOR)
         target_id, _ = self._target(act, username)
-        until = self._until(minutes)
+        now = self.standing.now()
+        until = self._until(now, minutes)
         self.ports.moderation.sanction(
-            act.room, target_id, Sanction(MUTE, until, reason), act.actor.user_id
+            act.room, target_id, Sanction(MUTE, until, reason, now), act.actor.user_id
         )
         self._audit(act, "mute", target_id, reason, self._duration(minutes, until))
         self.ports.broadcaster.notify(
@@ -112,6 +127,14 @@ class ModerationService:
         self._audit(act, "unmute", target_id)
         self.ports.broadcaster.notify(
             self.ports.presence.sids_of(target_id), Unmuted(act.room.name)
+        )
+
+    def sanctions(self, sid: str, room_name: str) -> list[ListedSanction]:
+        """For a moderator and up: the room's bans and mutes still on now, newest imposed
+        first, at most MAX_LISTED_SANCTIONS. Only read: not audited."""
+        act = self._act(sid, room_name, MODERATOR)
+        return self.ports.moderation.listed_sanctions(
+            act.room, self.standing.now(), MAX_LISTED_SANCTIONS
         )
 
     def may_delete(self, actor: Identity, room: Room, author_id: int) -> bool:
@@ -178,8 +201,9 @@ class ModerationService:
         summary = self.rooms.summary(room, act.actor)
         self.ports.broadcaster.to_room(RoomUpdated(summary), ())
 
-    def _until(self, minutes: int | None) -> datetime | None:
-        return None if minutes is None else self.standing.now() + timedelta(minutes=minutes)
+    @staticmethod
+    def _until(now: datetime, minutes: int | None) -> datetime | None:
+        return None if minutes is None else now + timedelta(minutes=minutes)
 
     @staticmethod
     def _duration(minutes: int | None, until: datetime | None) -> dict:

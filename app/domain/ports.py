@@ -12,6 +12,7 @@ from .models import (
     AuditRecord,
     CatchUp,
     Identity,
+    ListedSanction,
     Message,
     NewReport,
     Notice,
@@ -231,6 +232,11 @@ class ModerationRepository(Protocol):
     def lift(self, room: Room, user_id: int, kind: str) -> None: ...
     def sanctions(self, room: Room, user_id: int, now: datetime) -> list[Sanction]:
         """The user's bans and mutes in the room still on at `now`."""
+        ...
+
+    def listed_sanctions(self, room: Room, now: datetime, limit: int) -> list[ListedSanction]:
+        """The room's bans and mutes still on at `now`, newest imposed first, at most
+        `limit`, with the names of the users and of who imposed them. One query."""
         ...
 
 

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import DateTime, cast, delete, exists, literal, null, or_, select, union_all, update
+from sqlalchemy.orm import aliased
 
 from ..domain import models as domain
 from .models import Room, RoomRole, RoomSanction, User
@@ -112,7 +113,7 @@ class SqlModerationRepository:
                 until=sanction.until,
                 reason=sanction.reason,
                 by_user_id=by_user_id,
-                created_at=domain.utc_now(),
+                created_at=sanction.at or domain.utc_now(),
             )
         )
         self.session.commit()
@@ -137,3 +138,30 @@ class SqlModerationRepository:
         ).all()
         self.session.commit()
         return [domain.Sanction(kind, until, reason) for kind, until, reason in rows]
+
+    def listed_sanctions(
+        self, room: domain.Room, now: datetime, limit: int
+    ) -> list[domain.ListedSanction]:
+        target, moderator = aliased(User), aliased(User)
+        rows = self.session.execute(
+            select(
+                target.username,
+                RoomSanction.kind,
+                RoomSanction.until,
+                RoomSanction.reason,
+                moderator.username,
+                RoomSanction.created_at,
+            )
+            .join(target, target.id == RoomSanction.user_id)
+            # the moderator's account may be gone: then `by` is None
+            .outerjoin(moderator, moderator.id == RoomSanction.by_user_id)
+            .where(
+                RoomSanction.room_id == room.id,
+                or_(RoomSanction.until.is_(None), RoomSanction.until > now),
+            )
+            # ties (one millisecond) in a stable order: by name, bans before mutes
+            .order_by(RoomSanction.created_at.desc(), target.username_key, RoomSanction.kind)
+            .limit(limit)
+        ).all()
+        self.session.commit()
+        return [domain.ListedSanction(*row) for row in rows]

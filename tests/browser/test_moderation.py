@@ -120,3 +120,42 @@ def test_a_muted_member_who_reloads_still_has_the_box_closed(open_chat):
     send(milo, "thanks")
     expect(message(opal, "thanks")).to_be_visible()
     assert opal.dialogs == [] and milo.dialogs == []
+
+
+def test_an_owner_lifts_a_ban_from_bans_and_mutes_and_the_member_comes_back(open_chat):
+    owen = open_chat("owen")
+    join(owen, "second-chance")
+    bob = open_chat("bob")
+    join(bob, "second-chance")
+    # a member has no Bans and mutes
+    expect(bob.get_by_role("button", name="Bans and mutes")).to_be_hidden()
+    moderate(owen, "bob")
+    owen.get_by_label("Reason (optional)").fill("<b>shouting</b>")
+    owen.locator("#mod-panel").get_by_role("button", name="Ban").click()
+    expect(owen.locator("#mod-status")).to_have_text("bob was banned.")
+    expect(owen.locator("#member-list")).not_to_contain_text("bob")
+
+    dialog = owen.get_by_role("dialog", name="Bans and mutes in #second-chance")
+    owen.get_by_role("button", name="Bans and mutes").click()
+    expect(dialog).to_be_visible()
+    entry = dialog.locator(".sanction")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text("bob banned until lifted")
+    expect(entry.locator(".sanction-reason")).to_have_text("<b>shouting</b>")  # text, not HTML
+    expect(entry).to_contain_text("by owen")
+    bob.get_by_label("Join or create a room").fill("second-chance")
+    bob.get_by_label("Join or create a room").press("Enter")
+    expect(bob.locator("#error-text")).to_contain_text("You are banned from #second-chance")
+
+    dialog.get_by_role("button", name="Unban bob").click()
+    expect(owen.locator("#sanctions-status")).to_have_text("bob is no longer banned.")
+    expect(dialog.locator(".sanction")).to_have_count(0)
+    expect(dialog).to_contain_text("Nobody is banned or muted in #second-chance.")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    join(bob, "second-chance")
+    expect(owen.locator("#member-list")).to_contain_text("bob")
+    send(bob, "I'll be quieter")
+    expect(message(owen, "I'll be quieter")).to_be_visible()
+    assert owen.dialogs == [] and bob.dialogs == []

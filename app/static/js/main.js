@@ -19,6 +19,7 @@ import { bindModeration, kicked, muted, roomUpdated, unmuted } from "./moderatio
 import { bindOutbox, pump, showPending } from "./outbox.js";
 import { askForPartner, bindPrivate, dmOpened, partnerFound, partnerLeft } from "./private.js";
 import { bindRooms, fetchRooms, joinRoom } from "./rooms.js";
+import { bindSanctions } from "./sanctions.js";
 import {
   activeRoom,
   firstRoom,
@@ -92,6 +93,7 @@ bindErrors();
 bindPrivate();
 bindLayout();
 bindModeration();
+bindSanctions();
 
 // ---- start: the rooms, stranger chat and unsent messages kept from before, then connect ----
 

@@ -1,5 +1,5 @@
 // Moderation in the page (protocol: "Moderation"): roles, the topic, the members panel's
-// actions, and what this user sees when kicked, banned or muted.
+// actions, and what this user sees when kicked, banned or muted (Bans and mutes: sanctions.js).
 import { renderComposer } from "./composer.js";
 import { ask } from "./connection.js";
 import { $, element, me, plain, words } from "./dom.js";
@@ -81,11 +81,13 @@ function closePanel() {
   renderModeration();
 }
 
-/** The topic's Edit button and the members' moderation panel, for the room on screen. */
+/** The topic's Edit button, Bans and mutes, and the members' moderation panel, for the room on
+ * screen. */
 export function renderModeration() {
   const r = activeRoom();
   const moderating = state.view === "room" && r?.kind === "public" && !r.ended;
   $("edit-topic").hidden = !moderating || rankOf(r, me) < MODERATOR || !$("topic-form").hidden;
+  $("sanctions-open").hidden = !moderating || rankOf(r, me) < MODERATOR;
   if (!moderating || rankOf(r, me) < MODERATOR) $("topic-form").hidden = true;
   const open = moderating && target.room === r.name && outranks(r, target.user);
   if (!open && target.room) Object.assign(target, { room: null, user: null });
@@ -140,8 +142,8 @@ async function act(action) {
   status.textContent = ack.ok ? `${user} ${DONE[action]}.` : refusal(ack.error, room);
 }
 
-// A refusal in words: the server's own sentence says why a moderation event was not allowed.
-function refusal(error, room) {
+/** A refusal in words: the server's own sentence says why a moderation event was not allowed. */
+export function refusal(error, room) {
   if (error?.code === "forbidden" || error?.code === "invalid") return error.message;
   return explain(error, "moderate", `#${room}`);
 }
