@@ -304,6 +304,41 @@ def test_edit_and_delete_draw_on_the_message_budget(server_factory):
     assert_error(edit(alice, 99, "y"), "rate_limited")  # charged before its own rules
 
 
+def quoted_by(server, replies: int, room="general"):
+    """alice's message (id 1), quoted by `replies` replies from others (each user posts at
+    most two: their own message budget is small too); a listener in the room."""
+    alice, listener = server.connect("alice"), server.connect("listener")
+    join(alice, room)
+    join(listener, room)
+    quoted = say(alice, "the announcement", room=room)
+    for n in range(replies):
+        if n % 2 == 0:
+            author = server.connect(f"replier{n // 2}")
+            join(author, room)
+        ok(call(author, "message", {"room": room, "text": f"re {n}", "reply_to": quoted["id"]}))
+    drain(alice, listener)
+    return alice, listener, quoted
+
+
+def test_an_edit_pays_one_token_more_per_ten_replies_whose_quote_it_changes(server_factory):
+    server = server_factory(MESSAGE_BURST=4, MESSAGE_RATE=0.001)
+    alice, listener, quoted = quoted_by(server, 20)  # alice has 3 tokens left
+    edited = changed(edit(alice, quoted["id"], "the announcement, fixed"))
+    assert edited["text"] == "the announcement, fixed"
+    updates = events(listener, "message_updated")
+    assert [m["id"] for m in updates] == [1, *range(2, 22)]
+    assert all(m["reply_to"]["text"] == "the announcement, fixed" for m in updates[1:])
+    # 1 + 2 tokens: her bucket is empty now
+    assert_error(call(alice, "message", {"room": "general", "text": "x"}), "rate_limited")
+
+
+def test_a_message_quoted_by_more_replies_than_a_burst_pays_for_cannot_be_edited(server_factory):
+    server = server_factory(MESSAGE_BURST=2, MESSAGE_RATE=0.001)
+    alice, listener, quoted = quoted_by(server, 11)  # 1 + 2 tokens > a burst of 2
+    assert_error(edit(alice, quoted["id"], "changed"), "forbidden")
+    assert_no_events(listener)
+
+
 # -- mutes and bans --------------------------------------------------------------------------
 
 

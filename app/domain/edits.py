@@ -40,6 +40,8 @@ class MessageChanges:
             if current.user != identity.username:
                 raise ChatError(FORBIDDEN, "Only its author may edit a message.")
             text = self._checked(identity, room, rules.check_text, text)
+            if text != current.text:
+                self._pay_for_replies(identity, room, message_id)
             changed, done = self.ports.repository.edit_message(
                 room,
                 message_id,
@@ -140,6 +142,25 @@ class MessageChanges:
             if not room.private:
                 self.core.standing.refuse_if_silenced(identity, room)
             raise
+
+    def _pay_for_replies(self, identity: Identity, room: Room, message_id: int) -> None:
+        """An edit changes the quote of every live reply (a rev and a broadcast each): one
+        `message` token more per `replies_per_token` of them, so a message with many replies
+        cannot turn one cheap edit into a storm; past one burst's worth, `forbidden`."""
+        replies = self.ports.repository.live_replies(room, message_id)
+        if not replies:
+            return
+        per_token = self.core.limits.replies_per_token
+        extra = -(-replies // per_token)
+        burst = self.core.limits.budgets.message.burst
+        if 1 + extra > burst:
+            raise ChatError(
+                FORBIDDEN,
+                f"{replies} replies quote this message: one quoted by more than "
+                f"{(burst - 1) * per_token} can no longer be edited.",
+            )
+        for _ in range(extra):
+            self.core.throttle.bucket(identity.user_id, "message")
 
     def _sanctions_at(self, room: Room):
         # private rooms have no bans or mutes: no check in the statement

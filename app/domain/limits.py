@@ -18,6 +18,8 @@ class Limits:
     updates_max: int = 500
     # distinct emoji on one message
     max_reactions: int = 20
+    # an edit costs one more `message` token per this many live replies whose quote changes
+    replies_per_token: int = 10
     history_default: int = 50
     history_max: int = 100
     # Refusals a user may ignore (refilled at 1/s) before their flooding connection is closed.

@@ -228,6 +228,16 @@ class SqlMessageStore:
         )
         return messages[0] if messages else None
 
+    def live_replies(self, room: domain.Room, message_id: int) -> int:
+        """A count over ix_messages_room_id_reply_to: a message's replies, not whole rooms."""
+        with self._snapshot() as connection:
+            return connection.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.room_id == room.id, Message.reply_to == message_id)
+                .where(Message.deleted_at.is_(None))
+            )
+
     def message(self, room: domain.Room, message_id: int) -> domain.Message | None:
         """One message of the room by its id, in its current state (tombstones too)."""
         found = self._select(room, Message.seq == message_id, order=None, limit=1)
