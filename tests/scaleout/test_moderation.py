@@ -60,5 +60,15 @@ def test_kicks_bans_and_mutes_reach_connections_on_the_other_process(start_serve
     refused = mia_b.call("join", {"room": room})
     assert refused["error"]["code"] == "forbidden", refused
     assert "banned" in refused["error"]["message"]
-    for chatter in (olga, max_, mia_a, mia_b):
+    # the ban is listed on B too (read from PostgreSQL), and lifted from there
+    max_.close()
+    olga_b = Chatter.on(b, "xp-m-olga")
+    listed = olga_b.call("sanctions", {"room": room})
+    assert [(s["user"], s["kind"], s["by"], s["until"]) for s in listed["sanctions"]] == [
+        ("xp-m-mia", "ban", "xp-m-olga", None)
+    ], listed
+    assert olga_b.call("unban", {"room": room, "user": "xp-m-mia"}) == {"ok": True}
+    assert olga.call("sanctions", {"room": room}) == {"ok": True, "sanctions": []}
+    assert mia_a.call("join", {"room": room})["ok"] is True
+    for chatter in (olga, olga_b, mia_a, mia_b):
         chatter.close()
