@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.support.sockets import (
+    JOIN_ACK_KEYS,
     NO_STAFF,
     assert_error,
     assert_no_events,
@@ -100,15 +101,7 @@ def unblock(sio_client, user: str) -> None:
 
 def open_dm(sio_client, user: str) -> dict:
     ack = ok(call(sio_client, "dm", {"user": user}))
-    assert set(ack) == {
-        "ok",
-        "room",
-        "members",
-        "messages",
-        "has_more",
-        "updates",
-        "updates_truncated",
-    }, ack
+    assert set(ack) == JOIN_ACK_KEYS, ack
     return ack
 
 

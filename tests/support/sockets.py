@@ -28,6 +28,8 @@ MESSAGE_KEYS = {
     "id", "room", "user", "text", "ts", "client_id",
     "reply_to", "edited_at", "deleted", "reactions", "rev",
 }  # fmt: skip
+# A join (or dm) ack's fields, "ok" included (docs/protocol.md `join`)
+JOIN_ACK_KEYS = {"ok", "room", "members", "messages", "has_more", "updates", "updates_truncated"}
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
