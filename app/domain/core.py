@@ -8,7 +8,7 @@ from .aliases import AliasBook, PairNames
 from .budgets import Throttle
 from .errors import FORBIDDEN, NOT_FOUND, NOT_IN_ROOM, UNAUTHORIZED, ChatError
 from .limits import Limits
-from .models import Identity, Message, Pairing, Room
+from .models import Identity, Message, Room
 from .ports import Ports
 from .presence import PresenceCoalescer
 from .standing import Standing
@@ -107,15 +107,19 @@ class Core:
             raise ChatError(NOT_FOUND, f"Room {room_name!r} no longer exists.")
         return room
 
-    def check_private_post(self, identity: Identity, room: Room) -> Pairing | None:
-        """`forbidden` for an ended stranger pair or a blocked DM; a live pair's pairing."""
+    def check_private_post(self, identity: Identity, room: Room) -> None:
+        """`forbidden` for an ended stranger pair or a blocked DM. A live pair's aliases are
+        learnt from its pairing (no query) before anything is stored: the broadcast of what
+        follows names the two by alias."""
         if room.kind == "pair":
             pairing = self.ports.pairs.pairing_of(identity.user_id)
             if pairing is None or pairing.room != room.name:
                 raise ChatError(FORBIDDEN, "This conversation has ended.")
-            return pairing
+            partner = pairing.partner
+            members = [(identity.user_id, identity.username), (partner.user_id, partner.username)]
+            self.pair_names(room.name, members)
+            return
         self.refuse_if_blocked(identity, room)
-        return None
 
     def require_in_room(self, sid: str, room_name: str) -> None:
         """`not_in_room` unless this connection has joined `room_name`."""

@@ -117,13 +117,7 @@ class MessageChanges:
         identity = self.core.identity(sid)
         room = self.core.room_to_speak(sid, identity, rules.check_room_name(room_name))
         if room.private:
-            pairing = self.core.check_private_post(identity, room)
-            if pairing is not None:  # the aliases, known without a query
-                partner = pairing.partner
-                self.core.pair_names(
-                    room.name,
-                    [(identity.user_id, identity.username), (partner.user_id, partner.username)],
-                )
+            self.core.check_private_post(identity, room)
         return identity, room
 
     def _live(self, room: Room, message_id: int) -> Message:

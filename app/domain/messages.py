@@ -84,13 +84,8 @@ class MessageService:
         reply_to: int | None = None,
     ) -> tuple[Message, bool]:
         """Store and broadcast a checked message (True), or find the original of a retry."""
-        pairing = self.core.check_private_post(identity, room) if room.private else None
-        if pairing is not None:
-            # the pair's aliases, learnt from the pairing (no query), before the message is
-            # stored: its broadcast names the sender by alias
-            partner = pairing.partner
-            members = [(identity.user_id, identity.username), (partner.user_id, partner.username)]
-            self.core.pair_names(room.name, members)
+        if room.private:
+            self.core.check_private_post(identity, room)
         repository = self.ports.repository
         now = self.ports.clock()
         try:

@@ -166,7 +166,7 @@ class SqlChangeStore:
                 changed = read_messages(
                     connection.execute,
                     room,
-                    Message.rev > rev - 1,
+                    Message.rev >= rev,
                     Message.rev <= last_rev,
                     order=Message.rev.asc(),
                     limit=None,
